@@ -1,0 +1,95 @@
+/**
+ * The only reader of process.env. Every app calls loadConfig(process.env) once at start;
+ * a bad environment fails with one error that names every bad key.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['0', '1', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+
+const int = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const secretKey = z
+  .string()
+  .optional()
+  .refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, {
+    message: 'must be 32 bytes, base64-encoded (openssl rand -base64 32)',
+  });
+
+const redisUrl = z
+  .string()
+  .default('redis://127.0.0.1:6379')
+  .refine((v) => /^rediss?:\/\//.test(v), { message: 'must be a redis:// or rediss:// URL' });
+
+const mongoUrl = z
+  .string()
+  .default('mongodb://127.0.0.1:27017/qpc')
+  .refine((v) => /^mongodb(\+srv)?:\/\//.test(v), { message: 'must be a mongodb:// URL' });
+
+const schema = z.object({
+  REDIS_URL: redisUrl,
+  MONGO_URL: mongoUrl,
+  QPC_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only (1-64)')
+    .default('qpc'),
+  QPC_API_PORT: int(8080, 0, 65535),
+  QPC_API_HOST: z.string().default('127.0.0.1'),
+  QPC_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  QPC_VIEWER_TOKENS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+  QPC_SECRET_KEY: secretKey,
+  QPC_SECRET_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
+  QPC_ALLOW_HTTP: bool,
+  QPC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QPC_SHUTDOWN_TIMEOUT_MS: int(30_000, 100, 600_000),
+  QPC_WORKER_CONCURRENCY: int(4, 1, 256),
+  QPC_BATCH_SIZE: int(1000, 1, 50_000),
+  QPC_MAX_PENDING_BATCHES: int(8, 1, 1000),
+  QPC_URBA_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
+  QPC_REPORT_RETENTION_DAYS: int(7, 0, 3650),
+});
+
+export type Config = Readonly<z.output<typeof schema>>;
+export type ConfigKey = keyof z.input<typeof schema>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly issues: { key: string; message: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.key} ${i.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** keys this process cannot run without (e.g. the API needs QPC_API_TOKEN) */
+  require?: ConfigKey[];
+}
+
+export function loadConfig(env: Record<string, string | undefined>, opts: LoadOptions = {}): Config {
+  // Empty strings mean unset: `FOO= npm start` should not fail validation.
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const issues: { key: string; message: string }[] = [];
+  for (const key of opts.require ?? []) {
+    if (input[key] === undefined) issues.push({ key, message: 'is required' });
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '(env)');
+      // Never echo the value: some of these keys are secrets.
+      issues.push({ key, message: issue.message });
+    }
+  }
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
+  return Object.freeze(parsed.data);
+}

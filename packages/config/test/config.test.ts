@@ -1,0 +1,36 @@
+import t from 'tap';
+import { loadConfig, ConfigError } from '../src/index.ts';
+
+t.test('defaults', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.REDIS_URL, 'redis://127.0.0.1:6379');
+  t.equal(c.QPC_API_PORT, 8080);
+  t.equal(c.QPC_ALLOW_HTTP, false);
+  t.ok(Object.isFrozen(c));
+});
+
+t.test('parses and coerces', async (t) => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const c = loadConfig({ QPC_API_PORT: '9090', QPC_ALLOW_HTTP: '1', QPC_SECRET_KEY: key, QPC_VIEWER_TOKENS: 'a, b,,' });
+  t.equal(c.QPC_API_PORT, 9090);
+  t.equal(c.QPC_ALLOW_HTTP, true);
+  t.same(c.QPC_VIEWER_TOKENS, ['a', 'b']);
+});
+
+t.test('one error names every bad key and never echoes values', async (t) => {
+  const secret = 'not-a-32-byte-key-SECRET';
+  const err = t.throws(() =>
+    loadConfig(
+      { REDIS_URL: 'http://x', QPC_API_PORT: 'abc', QPC_SECRET_KEY: secret, QPC_QUEUE_PREFIX: 'a b' },
+      { require: ['QPC_API_TOKEN'] },
+    ),
+  ) as unknown as ConfigError;
+  t.type(err, ConfigError);
+  const keys = err.issues.map((i) => i.key).sort();
+  t.same(keys, ['QPC_API_PORT', 'QPC_API_TOKEN', 'QPC_QUEUE_PREFIX', 'QPC_SECRET_KEY', 'REDIS_URL']);
+  t.notMatch(err.message, secret);
+});
+
+t.test('empty strings count as unset', async (t) => {
+  t.equal(loadConfig({ QPC_API_PORT: '' }).QPC_API_PORT, 8080);
+});

@@ -1,0 +1,116 @@
+/**
+ * The one catalogue of queues and jobs: names, payload schemas, types and default options.
+ * Queue and job names are persisted data (they are part of Redis keys and job ids): never rename one.
+ */
+import { z } from 'zod';
+import { UnrecoverableError, type JobsOptions } from 'bullmq';
+
+export const QUEUES = {
+  sync: 'sync',
+  fetch: 'fetch',
+  parse: 'parse',
+  upsert: 'upsert',
+  finalize: 'finalize',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+const id = z.string().min(1).max(200);
+
+export const trigger = z.enum(['schedule', 'on-demand', 'retry']);
+export type Trigger = z.infer<typeof trigger>;
+
+/** Every job of the catalogue: its queue, its payload schema, and default options. */
+export const JOBS = {
+  /** plan a sync of one connector: list reports, pick the new ones, create run records */
+  sync: {
+    queue: QUEUES.sync,
+    schema: z.object({
+      connectorId: id,
+      trigger,
+      /** on-demand only: ingest the newest report again even if it was ingested already */
+      reingest: z.boolean().default(false),
+      requestId: id.optional(),
+    }),
+  },
+  /** stream one report into storage and check it is whole */
+  fetch: {
+    queue: QUEUES.fetch,
+    schema: z.object({ connectorId: id, runId: id }),
+  },
+  /** stream a stored report through the parser, emit write batches */
+  parse: {
+    queue: QUEUES.parse,
+    schema: z.object({ connectorId: id, runId: id }),
+  },
+  /** write one batch of hosts and findings */
+  upsert: {
+    queue: QUEUES.upsert,
+    schema: z.object({ connectorId: id, runId: id, seq: z.number().int().min(0) }),
+  },
+  /** reconcile counts, apply transitions and URBA, close the run */
+  finalize: {
+    queue: QUEUES.finalize,
+    schema: z.object({ connectorId: id, runId: id }),
+  },
+} as const satisfies Record<string, { queue: QueueName; schema: z.ZodType }>;
+
+export type JobName = keyof typeof JOBS;
+export type JobPayload<N extends JobName> = z.input<(typeof JOBS)[N]['schema']>;
+export type JobData<N extends JobName> = z.output<(typeof JOBS)[N]['schema']>;
+
+/** Jobs that live on one queue. */
+export type JobsOfQueue<Q extends QueueName> = {
+  [N in JobName]: (typeof JOBS)[N]['queue'] extends Q ? N : never;
+}[JobName];
+
+/** Deterministic job ids make every enqueue idempotent (BullMQ ignores a duplicate id). */
+export const jobIds = {
+  fetch: (runId: string) => `fetch-${runId}`,
+  parse: (runId: string) => `parse-${runId}`,
+  upsert: (runId: string, seq: number) => `upsert-${runId}-${seq}`,
+  finalize: (runId: string) => `finalize-${runId}`,
+};
+
+/**
+ * Defaults follow BullMQ's production guide: retries with exponential backoff, completed jobs kept
+ * for a bounded time and count (they hold their payload in Redis), failed jobs kept longer for retry.
+ */
+export const defaultJobOptions: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 14 * 24 * 3600, count: 5000 },
+};
+
+export const jobOptions: Record<JobName, JobsOptions> = {
+  sync: { ...defaultJobOptions, attempts: 3 },
+  fetch: defaultJobOptions,
+  parse: defaultJobOptions,
+  // upsert jobs are many and small: keep few of them once done
+  upsert: { ...defaultJobOptions, removeOnComplete: { age: 3600, count: 200 } },
+  finalize: defaultJobOptions,
+};
+
+export class PayloadError extends UnrecoverableError {
+  readonly code = 'JOB_PAYLOAD_INVALID';
+  constructor(job: string, readonly issues: string[]) {
+    super(`invalid payload for job ${job}: ${issues.join('; ')}`);
+    this.name = 'PayloadError';
+  }
+}
+
+/** Validate a payload at the boundary; a bad payload is not worth retrying. */
+export function parsePayload<N extends JobName>(name: N, data: unknown): JobData<N> {
+  const r = JOBS[name].schema.safeParse(data);
+  if (!r.success) {
+    throw new PayloadError(
+      name,
+      r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  return r.data as JobData<N>;
+}
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(JOBS, name);
+}

@@ -1,0 +1,155 @@
+import t from 'tap';
+import { Queue, type Job } from 'bullmq';
+import { Writable } from 'node:stream';
+import { testRedis, TcpProxy, waitFor } from '@qpc/testing';
+import {
+  runWorker,
+  closeAll,
+  connectionOptions,
+  createLogger,
+  assertNoEviction,
+  RedisPolicyError,
+  ShutdownTimeoutError,
+} from '../src/index.ts';
+
+function captureLogger() {
+  const lines: string[] = [];
+  const dest = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { logger: createLogger('test', 'debug', dest as never), lines };
+}
+
+t.test('shutdown waits for the active job to complete', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const { logger } = captureLogger();
+  const queue = new Queue('fetch', { connection: redis, prefix });
+  t.teardown(() => queue.close());
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started = false;
+  let finished = false;
+  const worker = runWorker({
+    queue: 'fetch',
+    prefix,
+    logger,
+    connection: connectionOptions(redisUrl, 'worker'),
+    handlers: {
+      fetch: async () => {
+        started = true;
+        await gate;
+        finished = true;
+        return { outcome: 'done' };
+      },
+    },
+  });
+  t.teardown(() => worker.close(true));
+  await queue.add('fetch', { connectorId: 'c', runId: 'r' }, { jobId: 'fetch-r' });
+  await waitFor(() => started);
+  const closing = closeAll([{ name: 'worker', close: () => worker.close() }], 10_000, logger);
+  setTimeout(release, 300);
+  await closing;
+  t.ok(finished, 'the active job finished before close resolved');
+  const job = await queue.getJob('fetch-r');
+  t.equal(await job?.getState(), 'completed');
+});
+
+t.test('closeAll gives up after its timeout and names what was pending', async (t) => {
+  const err = await closeAll(
+    [
+      { name: 'fast', close: async () => {} },
+      { name: 'stuck', close: () => new Promise(() => {}) },
+    ],
+    200,
+  ).catch((e: unknown) => e);
+  t.type(err, ShutdownTimeoutError);
+  t.same((err as ShutdownTimeoutError).pending, ['stuck']);
+});
+
+t.test('a bad payload fails once, without retries', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const { logger } = captureLogger();
+  const queue = new Queue('parse', { connection: redis, prefix });
+  const worker = runWorker({
+    queue: 'parse',
+    prefix,
+    logger,
+    connection: connectionOptions(redisUrl, 'worker'),
+    handlers: { parse: async () => ({ outcome: 'done' }) },
+  });
+  t.teardown(async () => {
+    await worker.close();
+    await queue.close();
+  });
+  await queue.add('parse', { runId: 42 }, { jobId: 'bad', attempts: 5 });
+  await waitFor(async () => (await queue.getJobState('bad')) === 'failed');
+  const job = (await queue.getJob('bad'))!;
+  t.equal(job.attemptsMade, 1, 'not retried');
+  t.match(job.failedReason, /invalid payload for job parse/);
+});
+
+t.test('a worker that loses Redis for a few seconds goes on processing afterwards', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const target = new URL(redisUrl);
+  const proxy = await new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) }).listen();
+  t.teardown(() => proxy.close());
+  const { logger, lines } = captureLogger();
+  const queue = new Queue('sync', { connection: redis, prefix });
+  const done: string[] = [];
+  const viaProxy = `redis://127.0.0.1:${proxy.port}`;
+  const worker = runWorker({
+    queue: 'sync',
+    prefix,
+    logger,
+    connection: connectionOptions(viaProxy, 'worker'),
+    handlers: {
+      sync: async (data) => {
+        done.push(data.connectorId);
+        return { outcome: 'done' };
+      },
+    },
+  });
+  t.teardown(async () => {
+    proxy.restore();
+    await worker.close();
+    await queue.close();
+  });
+  await queue.add('sync', { connectorId: 'before', trigger: 'schedule' });
+  await waitFor(() => done.includes('before'));
+  proxy.cut();
+  await queue.add('sync', { connectorId: 'during', trigger: 'schedule' });
+  await new Promise((r) => setTimeout(r, 3000));
+  t.notOk(done.includes('during'), 'nothing processed while Redis is unreachable');
+  proxy.restore();
+  await queue.add('sync', { connectorId: 'after', trigger: 'schedule' });
+  await waitFor(() => done.includes('during') && done.includes('after'), 30_000);
+  t.pass('jobs added during and after the outage are processed');
+  t.ok(lines.some((l) => l.includes('redis connection lost')), 'the outage was logged');
+});
+
+t.test('assertNoEviction refuses an evicting Redis with a fix in the message', async (t) => {
+  const { redis } = await testRedis(t);
+  await t.resolves(assertNoEviction(redis), 'the shared Redis is noeviction');
+  const fake = {
+    config: async () => ['maxmemory-policy', 'allkeys-lru'],
+  } as unknown as Parameters<typeof assertNoEviction>[0];
+  const err = await assertNoEviction(fake).catch((e: unknown) => e);
+  t.type(err, RedisPolicyError);
+  t.match((err as Error).message, /CONFIG SET maxmemory-policy noeviction/);
+});
+
+t.test('the logger redacts secrets by itself', async (t) => {
+  const { logger, lines } = captureLogger();
+  logger.info({ connector: { password: 'hunter2-canary' }, headers: { authorization: 'Basic abc' } }, 'x');
+  t.notMatch(lines.join(''), /hunter2-canary|Basic abc/);
+  t.match(lines.join(''), /\[redacted\]/);
+});
+
+t.test('connectionOptions parses a redis URL', async (t) => {
+  const o = connectionOptions('redis://u:p%40ss@10.1.2.3:6380/2', 'worker');
+  t.match(o, { host: '10.1.2.3', port: 6380, username: 'u', password: 'p@ss', db: 2, maxRetriesPerRequest: null });
+  void ({} as Job);
+});
