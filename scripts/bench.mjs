@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// `npm run bench [-- name ...]`: runs every <workspace>/bench/<name>.bench.ts (or only those named),
+// one after another, each in its own process. Each benchmark prints its figures and ends with one JSON
+// line; this runner collects those lines and prints them together at the end.
+import { readdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const benches = [];
+for (const group of ['packages', 'apps']) {
+  for (const ws of readdirSync(path.join(root, group))) {
+    const dir = path.join(root, group, ws, 'bench');
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith('.bench.ts')) continue;
+      const name = f.slice(0, -'.bench.ts'.length);
+      if (wanted.length === 0 || wanted.includes(name)) benches.push({ name, file: path.join(dir, f), cwd: path.join(root, group, ws) });
+    }
+  }
+}
+if (benches.length === 0) {
+  console.error(wanted.length ? `no benchmark named ${wanted.join(', ')}` : 'no benchmarks found');
+  process.exit(2);
+}
+const results = [];
+let failed = 0;
+for (const b of benches) {
+  console.log(`\n=== bench ${b.name} (${path.relative(root, b.file)})`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', b.file], { cwd: b.cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  process.stdout.write(r.stdout ?? '');
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status !== 0) failed++;
+  results.push({ bench: b.name, status: r.status, result: last.startsWith('{') ? JSON.parse(last) : null });
+}
+console.log('\n=== summary');
+for (const r of results) console.log(JSON.stringify(r));
+process.exit(failed ? 1 : 0);
