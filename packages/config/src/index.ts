@@ -53,6 +53,8 @@ const schema = z.object({
   QPC_MAX_PENDING_BATCHES: int(8, 1, 1000),
   QPC_URBA_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
   QPC_REPORT_RETENTION_DAYS: int(7, 0, 3650),
+  /** workers touch this file while healthy (container health checks) */
+  QPC_HEARTBEAT_FILE: z.string().optional(),
 });
 
 export type Config = Readonly<z.output<typeof schema>>;

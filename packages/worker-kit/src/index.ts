@@ -2,3 +2,4 @@ export * from './logger.ts';
 export * from './redis.ts';
 export * from './shutdown.ts';
 export * from './run-worker.ts';
+export * from './heartbeat.ts';

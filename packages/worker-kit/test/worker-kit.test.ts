@@ -10,6 +10,7 @@ import {
   assertNoEviction,
   RedisPolicyError,
   ShutdownTimeoutError,
+  startHeartbeat,
 } from '../src/index.ts';
 
 function captureLogger() {
@@ -152,4 +153,22 @@ t.test('connectionOptions parses a redis URL', async (t) => {
   const o = connectionOptions('redis://u:p%40ss@10.1.2.3:6380/2', 'worker');
   t.match(o, { host: '10.1.2.3', port: 6380, username: 'u', password: 'p@ss', db: 2, maxRetriesPerRequest: null });
   void ({} as Job);
+});
+
+t.test('heartbeat touches its file only while healthy', async (t) => {
+  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/hb-`);
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = `${dir}/hb`;
+  let healthy = false;
+  const stop = startHeartbeat(file, () => healthy, 20);
+  t.teardown(stop);
+  await new Promise((r) => setTimeout(r, 80));
+  await t.rejects(readFile(file), 'no file while unhealthy');
+  healthy = true;
+  await waitFor(async () => (await readFile(file, 'utf8').catch(() => '')).length > 0, 2000);
+  const first = Number(await readFile(file, 'utf8'));
+  await new Promise((r) => setTimeout(r, 80));
+  t.ok(Number(await readFile(file, 'utf8')) > first, 'refreshed');
 });
