@@ -1,0 +1,276 @@
+/**
+ * MongoDB document types and collection names: the contract between the pipeline (writer) and the
+ * REST API (reader). Field names are persisted data: rename deliberately.
+ *
+ * Ids are strings (not ObjectIds) so they travel unchanged through job data, URLs and logs.
+ * Dates are BSON dates. No key contains a dot (FerretDB refuses them).
+ */
+import type { FindingStatus, Severity, TestStatus } from '@qpc/domain';
+import type { EncryptedValue } from '@qpc/secrets';
+
+export const COLLECTIONS = {
+  connectors: 'connectors',
+  runs: 'runs',
+  reports: 'reports',
+  hosts: 'hosts',
+  findings: 'findings',
+  networks: 'networks',
+  /** one document per host x policy assessed by a run (URBA scope) */
+  assessments: 'assessments',
+  /** write batches staged by the parse worker for the upsert jobs (removed when the run ends) */
+  batches: 'batches',
+  /** one-sync-per-connector locks */
+  syncLocks: 'sync_locks',
+} as const;
+
+/** GridFS bucket holding downloaded report files (collections report_files.files / .chunks). */
+export const REPORT_BUCKET = 'report_files';
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/**
+ * A connector's schedule. `cron` is a 5-field cron expression; the presets are turned into one by
+ * scheduleToCron() in @qpc/domain. Disabled (or absent) means on-demand only.
+ */
+export type ConnectorSchedule =
+  | { enabled: boolean; kind: 'cron'; cron: string; timezone: string }
+  | { enabled: boolean; kind: 'hourly'; minute: number; timezone: string }
+  | { enabled: boolean; kind: 'daily'; time: string /* HH:MM */; timezone: string }
+  | { enabled: boolean; kind: 'weekly'; day: Weekday; time: string /* HH:MM */; timezone: string };
+
+export interface ConnectorDoc {
+  _id: string;
+  name: string;
+  /** name trimmed and lower-cased: unique index (FerretDB has no collation) */
+  nameLower: string;
+  url: string;
+  username: string;
+  /** AES-256-GCM, connector id as associated data; never returned by the API */
+  password: EncryptedValue;
+  network: string;
+  reportTitlePrefix: string;
+  schedule: ConnectorSchedule | null;
+  autoUrba: boolean;
+  /** URBA computes what it would close and records it in the run, but closes nothing */
+  urbaDryRun?: boolean;
+  /** fraction of the network's open findings above which URBA stops (default: config, 0.5) */
+  urbaThreshold?: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type RunState =
+  | 'queued'
+  | 'fetching'
+  | 'parsing'
+  | 'writing'
+  | 'finalizing'
+  | 'succeeded'
+  | 'no-new-report'
+  | 'partial'
+  | 'failed';
+
+export const TERMINAL_RUN_STATES: readonly RunState[] = ['succeeded', 'no-new-report', 'partial', 'failed'];
+
+export type RunTrigger = 'schedule' | 'on-demand' | 'retry';
+
+export interface StageTiming {
+  startedAt: Date | null;
+  endedAt: Date | null;
+  ms: number | null;
+}
+
+export interface RunCounts {
+  bytes: number;
+  hostsParsed: number;
+  findingsParsed: number;
+  hostsCreated: number;
+  hostsUpdated: number;
+  findingsCreated: number;
+  findingsUpdated: number;
+  findingsClosed: number;
+  findingsReopened: number;
+  urbaClosed: number;
+  recordsRejected: number;
+  batches: number;
+  batchesWritten: number;
+  batchesFailed: number;
+}
+
+export interface RunError {
+  /** error class / code, e.g. QualysError:1965, REPORT_TRUNCATED */
+  class: string;
+  message: string;
+  stage: 'sync' | 'fetch' | 'parse' | 'upsert' | 'finalize';
+  at: Date;
+}
+
+export interface RunUrba {
+  /** applied: closed; dry-run: computed only; threshold: stopped, run marked for review; skipped: why in reason */
+  decision: 'applied' | 'dry-run' | 'threshold' | 'skipped' | 'off';
+  reason: string | null;
+  candidates: number;
+  closed: number;
+  openBefore: number;
+  threshold: number;
+  /** up to 50 finding ids that would close (dry run, threshold) */
+  sample: string[];
+}
+
+export interface RunDoc {
+  _id: string;
+  connectorId: string;
+  /** the sync (planning job) that created this run */
+  syncId: string;
+  trigger: RunTrigger;
+  /** null for no-new-report runs */
+  reportId: string | null;
+  reportTitle: string | null;
+  reportLaunchedAt: Date | null;
+  /** 1 + earlier runs of this connector for the same reportId */
+  attempt: number;
+  network: string;
+  state: RunState;
+  /** order of this run among the runs of its sync (ingested one by one, oldest first) */
+  index: number;
+  /** reports skipped by the selection (older unseen ones of the same title) */
+  skipped: { reportId: string; title: string; launchedAt: Date | null }[];
+  createdAt: Date;
+  updatedAt: Date;
+  endedAt: Date | null;
+  timings: { fetch: StageTiming; parse: StageTiming; write: StageTiming; finalize: StageTiming };
+  counts: RunCounts;
+  rejected: { reason: string; count: number }[];
+  /** Qualys calls made, 409s met, seconds waited on limits */
+  qualys: { calls: number; conflicts409: number; waitedSec: number };
+  progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number };
+  /** set once the parse finished: how many batches were emitted, and the report's own counts */
+  parse: { complete: boolean; batches: number; summary: Record<string, number> | null } | null;
+  file: { id: string; length: number; sha256: string; etag: string | null } | null;
+  urba: RunUrba | null;
+  /** the run needs a person to look (URBA threshold reached) */
+  review: boolean;
+  /** times a failed or partial run was revived by a retried job */
+  resumes: number;
+  error: RunError | null;
+}
+
+export interface ReportDoc {
+  _id: string; // `${connectorId}:${reportId}`
+  connectorId: string;
+  reportId: string;
+  title: string;
+  launchedAt: Date | null;
+  /** the last run that ingested it successfully */
+  runId: string;
+  fileId: string | null;
+  length: number;
+  sha256: string;
+  ingestedAt: Date;
+}
+
+export interface HostDoc {
+  _id: string;
+  network: string;
+  /** `qid:<Qualys host id>` or `ip:<ip>` */
+  hostKey: string;
+  qualysHostId: string | null;
+  ip: string | null;
+  hostname: string | null;
+  dns: string | null;
+  netbios: string | null;
+  os: string | null;
+  trackingMethod: string | null;
+  lastScanDate: string | null;
+  tags: string[];
+  /** always contains QUALYSPC for hosts seen by this connector */
+  sources: string[];
+  firstSeen: Date;
+  lastSeen: Date;
+  firstSeenRunId: string;
+  lastRunId: string;
+  /** earlier keys of this host (an ip: key upgraded to qid:) */
+  aliases?: string[];
+}
+
+export interface StatusChange {
+  at: Date;
+  runId: string;
+  from: FindingStatus | null;
+  to: FindingStatus;
+  /** new | passed | reopened | urba */
+  reason: 'new' | 'passed' | 'reopened' | 'urba';
+}
+
+export interface FindingDoc {
+  _id: string;
+  network: string;
+  findingKey: string;
+  hostKey: string;
+  hostId: string;
+  ip: string | null;
+  hostname: string | null;
+  /** the host's tags at the last write (for the tag filter) */
+  tags: string[];
+  scanner: 'QUALYSPC';
+  policyId: string;
+  policyTitle: string | null;
+  controlId: string;
+  /** the control statement */
+  title: string | null;
+  technology: string | null;
+  technologyId: string | null;
+  instance: string | null;
+  testStatus: TestStatus;
+  status: FindingStatus;
+  severity: Severity | null;
+  criticalityLabel: string;
+  criticalityValue: number | null;
+  expected: string | null;
+  actual: string | null;
+  rationale: string | null;
+  remediation: string | null;
+  evaluationDate: string | null;
+  exception: {
+    status: string | null;
+    assignee: string | null;
+    endDate: string | null;
+  } | null;
+  firstSeen: Date;
+  lastSeen: Date;
+  firstSeenRunId: string;
+  lastSeenRunId: string;
+  closedAt: Date | null;
+  closedReason: 'passed' | 'urba' | null;
+  reopenCount: number;
+  /** run and reason of the last status change (counts per run) */
+  statusRunId: string;
+  statusReason: StatusChange['reason'];
+  history: StatusChange[];
+  /**
+   * A status change read by a run that has not finished yet: applied by that run's finalize only if
+   * the run is complete (a failed or partial run closes nothing).
+   */
+  pending: { runId: string; testStatus: TestStatus; status: FindingStatus } | null;
+}
+
+export interface NetworkDoc {
+  _id: string; // the network name
+  name: string;
+  createdAt: Date;
+}
+
+export interface AssessmentDoc {
+  _id: string; // `${network}|${hostKey}|${policyId}` hashed
+  network: string;
+  hostKey: string;
+  policyId: string;
+  runId: string;
+}
+
+export interface SyncLockDoc {
+  _id: string; // connectorId
+  syncId: string;
+  runIds: string[];
+  at: Date;
+}

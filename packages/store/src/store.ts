@@ -1,0 +1,62 @@
+/** The MongoDB handle every app shares: typed collections, the report bucket, one client. */
+import { GridFSBucket, MongoClient, type Collection, type Db } from 'mongodb';
+import {
+  COLLECTIONS,
+  REPORT_BUCKET,
+  type AssessmentDoc,
+  type ConnectorDoc,
+  type FindingDoc,
+  type HostDoc,
+  type NetworkDoc,
+  type ReportDoc,
+  type RunDoc,
+  type SyncLockDoc,
+} from './documents.ts';
+import type { BatchDoc } from './batch-doc.ts';
+import { ensureIndexes } from './indexes.ts';
+
+export interface Collections {
+  connectors: Collection<ConnectorDoc>;
+  runs: Collection<RunDoc>;
+  reports: Collection<ReportDoc>;
+  hosts: Collection<HostDoc>;
+  findings: Collection<FindingDoc>;
+  networks: Collection<NetworkDoc>;
+  assessments: Collection<AssessmentDoc>;
+  batches: Collection<BatchDoc>;
+  syncLocks: Collection<SyncLockDoc>;
+}
+
+export interface Store {
+  db: Db;
+  col: Collections;
+  /** GridFS bucket of downloaded report files */
+  bucket: GridFSBucket;
+}
+
+export function createStore(db: Db): Store {
+  const col: Collections = {
+    connectors: db.collection<ConnectorDoc>(COLLECTIONS.connectors),
+    runs: db.collection<RunDoc>(COLLECTIONS.runs),
+    reports: db.collection<ReportDoc>(COLLECTIONS.reports),
+    hosts: db.collection<HostDoc>(COLLECTIONS.hosts),
+    findings: db.collection<FindingDoc>(COLLECTIONS.findings),
+    networks: db.collection<NetworkDoc>(COLLECTIONS.networks),
+    assessments: db.collection<AssessmentDoc>(COLLECTIONS.assessments),
+    batches: db.collection<BatchDoc>(COLLECTIONS.batches),
+    syncLocks: db.collection<SyncLockDoc>(COLLECTIONS.syncLocks),
+  };
+  return { db, col, bucket: new GridFSBucket(db, { bucketName: REPORT_BUCKET }) };
+}
+
+/**
+ * Connect, create every index, return the store and the client (close it on shutdown).
+ * The database is the one named in the URL (default `qpc`).
+ */
+export async function connectStore(url: string, opts: { ensureIndexes?: boolean } = {}): Promise<{ client: MongoClient; store: Store }> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  const store = createStore(client.db());
+  if (opts.ensureIndexes !== false) await ensureIndexes(store.db);
+  return { client, store };
+}
