@@ -1,1 +1,5 @@
 export * from './mapping.ts';
+export * from './selection.ts';
+export * from './lifecycle.ts';
+export * from './urba.ts';
+export * from './schedule.ts';

@@ -5,7 +5,7 @@
  * Ids are strings (not ObjectIds) so they travel unchanged through job data, URLs and logs.
  * Dates are BSON dates. No key contains a dot (FerretDB refuses them).
  */
-import type { FindingStatus, Severity, TestStatus } from '@qpc/domain';
+import type { FindingStatus, Schedule, Severity, TestStatus } from '@qpc/domain';
 import type { EncryptedValue } from '@qpc/secrets';
 
 export const COLLECTIONS = {
@@ -26,17 +26,11 @@ export const COLLECTIONS = {
 /** GridFS bucket holding downloaded report files (collections report_files.files / .chunks). */
 export const REPORT_BUCKET = 'report_files';
 
-export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
-
 /**
- * A connector's schedule. `cron` is a 5-field cron expression; the presets are turned into one by
- * scheduleToCron() in @qpc/domain. Disabled (or absent) means on-demand only.
+ * A connector's schedule: a cron expression or a preset (hourly, daily, weekly), with a time zone;
+ * scheduleToCron() in @qpc/domain turns it into a cron pattern. Disabled or null: on-demand only.
  */
-export type ConnectorSchedule =
-  | { enabled: boolean; kind: 'cron'; cron: string; timezone: string }
-  | { enabled: boolean; kind: 'hourly'; minute: number; timezone: string }
-  | { enabled: boolean; kind: 'daily'; time: string /* HH:MM */; timezone: string }
-  | { enabled: boolean; kind: 'weekly'; day: Weekday; time: string /* HH:MM */; timezone: string };
+export type ConnectorSchedule = Schedule;
 
 export interface ConnectorDoc {
   _id: string;
