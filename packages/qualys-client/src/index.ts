@@ -1,0 +1,14 @@
+export { createQualysClient } from './client.ts';
+export type { QualysClient, QualysClientOptions, ReportFilters, LaunchPolicyReport } from './client.ts';
+export type { AccessReport } from './check-access.ts';
+export type { ReportDownload, DownloadProgress } from './download.ts';
+export type { ReportInfo, ReportState, AboutInfo } from './envelopes.ts';
+export { parseSize } from './envelopes.ts';
+export { QualysError, isQualysError } from './errors.ts';
+export type { QualysErrorCode } from './errors.ts';
+export type { ClientStats, LimitsOptions, TimeoutsOptions } from './transport.ts';
+export type { LimitHeaders } from './limits.ts';
+export { LocalBudget, subscriptionId } from './budget.ts';
+export type { Budget, Lease, BudgetOptions } from './budget.ts';
+export { RedisBudget } from './redis-budget.ts';
+export type { RedisBudgetOptions } from './redis-budget.ts';
