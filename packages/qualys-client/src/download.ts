@@ -180,7 +180,7 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
   async function* generate(): AsyncGenerator<Buffer> {
     let total = contentLength;
     const hash: Hash = createHash('sha256');
-    let tail = Buffer.alloc(0);
+    let tail: Buffer = Buffer.alloc(0);
     let rangeUsable = isStrongEtag(etag);
     let cur: Opened | undefined = opened;
     /** bytes of a restarted answer still to replay (not emitted), and the digest they must have */
@@ -208,7 +208,7 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
             if (total !== undefined && progress.bytes > total)
               throw new QualysError('QUALYS_BODY_CHANGED', `${what}: more bytes than the announced ${total}; start over`, { retryable: true });
             hash.update(data);
-            tail = tail.length + data.length > 512 ? Buffer.concat([tail, data]).subarray(-256) : Buffer.concat([tail, data]);
+            if (rootName && total === undefined) tail = keepTail(tail, data);
             yield data;
           }
         } catch (err) {
@@ -306,7 +306,36 @@ async function drop(o: Opened): Promise<void> {
   }
 }
 
-/** Whether an XML body ends with the closing tag of its root (whitespace after it allowed). */
-function endsWithClosingTag(tail: Buffer, root: string): boolean {
-  return tail.toString('latin1').trimEnd().endsWith(`</${root}>`);
+const TAIL = 8 * 1024;
+
+function keepTail(tail: Buffer, data: Buffer): Buffer {
+  if (data.length >= TAIL) return Buffer.from(data.subarray(-TAIL));
+  if (tail.length + data.length <= 2 * TAIL) return Buffer.concat([tail, data]);
+  return Buffer.concat([tail, data]).subarray(-TAIL);
+}
+
+/**
+ * Whether an XML body ends with the closing tag of its root, followed only by whitespace, comments and
+ * processing instructions (all closed). A body cut short without Content-Length fails this.
+ */
+export function endsWithClosingTag(tail: Buffer, root: string): boolean {
+  const text = tail.toString('latin1');
+  const at = text.lastIndexOf(`</${root}`);
+  if (at < 0) return false;
+  const close = text.indexOf('>', at);
+  if (close < 0) return false;
+  let i = close + 1;
+  for (;;) {
+    while (i < text.length && ' \t\r\n'.includes(text.charAt(i))) i++;
+    if (i >= text.length) return true;
+    if (text.startsWith('<!--', i)) {
+      const end = text.indexOf('-->', i + 4);
+      if (end < 0) return false;
+      i = end + 3;
+    } else if (text.startsWith('<?', i)) {
+      const end = text.indexOf('?>', i + 2);
+      if (end < 0) return false;
+      i = end + 2;
+    } else return false;
+  }
 }
