@@ -1,0 +1,71 @@
+/** The element table of mapping.ts, compiled once into numeric form for the parser's hot path. */
+import {
+  ELEMENTS,
+  ERROR_FIELDS,
+  HEADER_FIELDS,
+  HOST_FIELDS,
+  POLICY_FIELDS,
+  RESULT_FIELDS,
+  type Field,
+  type Scope,
+} from './mapping.ts';
+
+export const G_HEADER = 0;
+export const G_POLICY = 1;
+export const G_HOST = 2;
+export const G_RESULT = 3;
+export const G_ERROR = 4;
+
+const GROUPS: readonly (readonly string[])[] = [HEADER_FIELDS, POLICY_FIELDS, HOST_FIELDS, RESULT_FIELDS, ERROR_FIELDS];
+export const GROUP_SIZES = GROUPS.map((g) => g.length);
+
+/** scope number of an element that is ignored with everything inside it */
+export const IGNORE = -1;
+/** scope number of a text field element (its descendants' text belongs to it) */
+export const FIELD = -2;
+
+export const SCOPES = Object.keys(ELEMENTS) as Scope[];
+export const scopeId = (s: Scope): number => SCOPES.indexOf(s);
+
+export interface FieldRef {
+  group: number;
+  index: number;
+}
+
+export interface CompiledEntry {
+  /** FIELD, or the scope number the element opens */
+  scope: number;
+  /** the field a text element fills, or a container's own text (TECHNOLOGY, EVIDENCE); else null */
+  text: FieldRef | null;
+  /** attribute name (lower case) -> field */
+  attrs: Map<string, FieldRef> | null;
+}
+
+export function fieldRef(field: Field): FieldRef {
+  for (let group = 0; group < GROUPS.length; group++) {
+    const index = GROUPS[group]!.indexOf(field);
+    if (index !== -1) return { group, index };
+  }
+  throw new Error(`mapping: unknown field ${field}`);
+}
+
+export const RESULT = Object.fromEntries(RESULT_FIELDS.map((f, i) => [f, i])) as Record<(typeof RESULT_FIELDS)[number], number>;
+export const HOST = Object.fromEntries(HOST_FIELDS.map((f, i) => [f, i])) as Record<(typeof HOST_FIELDS)[number], number>;
+export const HEADER = Object.fromEntries(HEADER_FIELDS.map((f, i) => [f, i])) as Record<(typeof HEADER_FIELDS)[number], number>;
+export const TAG_INDEX = HOST.tag;
+
+/** scope number -> element name -> entry */
+export const TABLES: Map<string, CompiledEntry>[] = SCOPES.map((scope) => {
+  const m = new Map<string, CompiledEntry>();
+  for (const [name, e] of Object.entries(ELEMENTS[scope])) {
+    if ('field' in e) {
+      m.set(name, { scope: FIELD, text: fieldRef(e.field), attrs: null });
+    } else {
+      const attrs = e.attrs
+        ? new Map(Object.entries(e.attrs).map(([a, fl]) => [a.toLowerCase(), fieldRef(fl)] as const))
+        : null;
+      m.set(name, { scope: scopeId(e.scope), text: e.text ? fieldRef(e.text) : null, attrs });
+    }
+  }
+  return m;
+});

@@ -1,0 +1,388 @@
+/**
+ * Turns the field values the parser gathered into records: header, policy, host, finding, rejected and
+ * summary. Knows both layouts: results grouped by host (HOST holds its CONTROLs) and grouped by control
+ * (CONTROL holds its HOSTs; host details completed from POLICY/HOST_STATISTICS).
+ */
+import {
+  DEFAULT_CRITICALITY_LABELS,
+  findingKey,
+  hostKey,
+  normalizeIp,
+  parseTestStatus,
+  severityFromCriticality,
+  statusFromTestStatus,
+} from '@qpc/domain';
+import { GROUP_SIZES, G_ERROR, G_HEADER, G_HOST, G_POLICY, G_RESULT, HEADER, HOST, RESULT } from './compiled-table.ts';
+import { ReportError } from './errors.ts';
+import { splitEvidence } from './evidence.ts';
+import type { FindingRecord, HostRecord, RejectReason, ReportRecord } from './records.ts';
+
+type Vals = (string | null)[];
+const nulls = (n: number): Vals => new Array<string | null>(n).fill(null);
+
+function toInt(s: string | null | undefined): number | null {
+  if (s == null) return null;
+  const n = Number(s);
+  return Number.isInteger(n) ? n : null;
+}
+
+function toBool(s: string | null | undefined): boolean | null {
+  switch (s?.toLowerCase()) {
+    case '1':
+    case 'true':
+    case 'yes':
+    case 'y':
+      return true;
+    case '0':
+    case 'false':
+    case 'no':
+    case 'n':
+      return false;
+    default:
+      return null;
+  }
+}
+
+export class RecordBuilder {
+  root = '';
+  readonly headerVals: Vals = nulls(GROUP_SIZES[G_HEADER]!);
+  readonly policyVals: Vals = nulls(GROUP_SIZES[G_POLICY]!);
+  readonly errorVals: Vals = nulls(GROUP_SIZES[G_ERROR]!);
+  hostVals: Vals = nulls(GROUP_SIZES[G_HOST]!);
+  tags: string[] = [];
+  hostLine = 0;
+  /** where result fields go now: the control's own values, or the result's */
+  resultVals: Vals;
+  private readonly controlVals: Vals = nulls(GROUP_SIZES[G_RESULT]!);
+  private readonly ownVals: Vals = nulls(GROUP_SIZES[G_RESULT]!);
+  private readonly noVals: Vals = nulls(GROUP_SIZES[G_RESULT]!);
+  private controlException = false;
+  private ownException = false;
+  private resultLine = 0;
+  private controlLine = 0;
+  private controlFrozen = false;
+  private controlRejected = false;
+
+  private headerDone = false;
+  private policyDone = false;
+  private policyLine = 0;
+  private policyId = '';
+  private policyTitle: string | null = null;
+  private hostsSeen = new Set<string>();
+  /** POLICY/HOST_STATISTICS hosts by `qid:` and `ip:` key */
+  private stats = new Map<string, HostRecord>();
+  /** the current by-host HOST, once its own fields are complete */
+  private host: HostRecord | null = null;
+  private hostFrozen = false;
+
+  private n = { hosts: 0, findings: 0, passed: 0, failed: 0, error: 0, rejected: 0, policies: 0 };
+
+  constructor(private readonly out: ReportRecord[]) {
+    this.resultVals = this.ownVals;
+  }
+
+  header(): void {
+    if (this.headerDone) return;
+    this.headerDone = true;
+    const h = this.headerVals;
+    this.out.push({
+      type: 'header',
+      root: this.root,
+      title: h[HEADER.title] ?? null,
+      generatedAt: h[HEADER.generatedAt] ?? null,
+      company: h[HEADER.company] ?? null,
+      userName: h[HEADER.userName] ?? null,
+      userLogin: h[HEADER.userLogin] ?? null,
+      declared: {
+        totalHosts: toInt(h[HEADER.totalHosts]),
+        totalControls: toInt(h[HEADER.totalControls]),
+        totalControlInstances: toInt(h[HEADER.totalControlInstances]),
+        passed: toInt(h[HEADER.passed]),
+        failed: toInt(h[HEADER.failed]),
+        error: toInt(h[HEADER.error]),
+      },
+    });
+  }
+
+  startPolicy(line: number): void {
+    this.header();
+    this.policyVals.fill(null);
+    this.policyDone = false;
+    this.policyId = '';
+    this.policyTitle = null;
+    this.policyLine = line;
+    this.hostsSeen = new Set();
+    this.stats = new Map();
+  }
+
+  /** Emits the policy record once its ID and TITLE are known (before its hosts or controls). */
+  policy(): void {
+    if (this.policyDone) return;
+    const id = this.policyVals[0];
+    if (!id) {
+      throw new ReportError('MISSING_POLICY_ID', 'a POLICY element has no ID before its hosts or controls', { line: this.policyLine });
+    }
+    this.policyDone = true;
+    this.policyId = id;
+    this.policyTitle = this.policyVals[1] ?? null;
+    this.n.policies++;
+    this.out.push({ type: 'policy', policyId: id, policyTitle: this.policyTitle });
+  }
+
+  startHost(line: number): void {
+    this.hostVals.fill(null);
+    this.tags = [];
+    this.hostLine = line;
+    this.host = null;
+    this.hostFrozen = false;
+  }
+
+  addTag(tag: string): void {
+    if (!this.tags.includes(tag)) this.tags.push(tag);
+  }
+
+  /** by host: the HOST's own fields are complete (its CONTROL_LIST starts, or it ends) */
+  freezeHost(): void {
+    if (this.hostFrozen) return;
+    this.hostFrozen = true;
+    this.policy();
+    const h = this.mergedHost();
+    if (!h) {
+      this.reject('missing-host-identity', `host at line ${this.hostLine} has neither an IP nor a host id; its results are skipped`, this.hostLine, null, null);
+      return;
+    }
+    this.host = h;
+    this.emitHost(h);
+  }
+
+  endHost(): void {
+    this.freezeHost();
+    this.host = null;
+  }
+
+  endStatsHost(): void {
+    const h = this.buildHost();
+    if (!h) {
+      this.reject('missing-host-identity', `host at line ${this.hostLine} (HOST_STATISTICS) has neither an IP nor a host id`, this.hostLine, null, null);
+      return;
+    }
+    if (h.qualysHostId) this.stats.set(`qid:${h.qualysHostId}`, h);
+    if (h.ip) this.stats.set(`ip:${normalizeIp(h.ip)}`, h);
+    this.emitHost(h);
+  }
+
+  startResult(line: number, isControl: boolean): void {
+    if (isControl) {
+      this.controlVals.fill(null);
+      this.controlException = false;
+      this.controlLine = line;
+      this.controlFrozen = false;
+      this.controlRejected = false;
+      this.resultVals = this.controlVals;
+    } else {
+      this.ownVals.fill(null);
+      this.ownException = false;
+      this.resultLine = line;
+      this.resultVals = this.ownVals;
+    }
+  }
+
+  markException(): void {
+    if (this.resultVals === this.controlVals) this.controlException = true;
+    else this.ownException = true;
+  }
+
+  /** by control: the CONTROL's own fields are complete (its HOST_LIST starts) */
+  freezeControl(): void {
+    if (this.controlFrozen) return;
+    this.controlFrozen = true;
+    if (!this.controlVals[RESULT.controlId]) {
+      this.controlRejected = true;
+      this.reject('missing-control-id', `control at line ${this.controlLine} has no control id (CID); its results are skipped`, this.controlLine, null, null);
+    }
+  }
+
+  endControl(): void {
+    this.resultVals = this.ownVals;
+  }
+
+  /** by host: a CONTROL inside a HOST */
+  endHostControl(): void {
+    const h = this.host;
+    if (h) this.finding(h, this.ownVals, this.noVals, this.ownException, this.resultLine);
+    this.resultVals = this.ownVals;
+  }
+
+  /** by control: a HOST inside a CONTROL holds the host and the result */
+  endControlHost(): void {
+    this.resultVals = this.controlVals;
+    if (this.controlRejected) return;
+    this.freezeControl();
+    if (this.controlRejected) return;
+    const h = this.mergedHost();
+    if (!h) {
+      const cid = this.controlVals[RESULT.controlId] ?? null;
+      this.reject('missing-host-identity', `result at line ${this.resultLine} (control ${cid}): the host has neither an IP nor a host id`, this.resultLine, null, cid);
+      return;
+    }
+    this.emitHost(h);
+    this.finding(h, this.ownVals, this.controlVals, this.ownException || this.controlException, this.resultLine);
+  }
+
+  finish(bytes: number, invalidUtf8: number): void {
+    this.header();
+    const n = this.n;
+    this.out.push({
+      type: 'summary',
+      hosts: n.hosts,
+      findings: n.findings,
+      passed: n.passed,
+      failed: n.failed,
+      error: n.error,
+      rejected: n.rejected,
+      policies: n.policies,
+      bytes,
+      invalidUtf8,
+    });
+  }
+
+  private buildHost(): HostRecord | null {
+    const v = this.hostVals;
+    const ip = v[HOST.ip] ?? null;
+    const qualysHostId = v[HOST.qualysHostId] ?? null;
+    const key = hostKey({ ip, qualysHostId });
+    if (!key) return null;
+    const dns = v[HOST.dns] ?? null;
+    const netbios = v[HOST.netbios] ?? null;
+    return {
+      type: 'host',
+      hostKey: key,
+      policyId: this.policyId,
+      ip,
+      qualysHostId,
+      hostname: dns ?? netbios,
+      dns,
+      netbios,
+      os: v[HOST.os] ?? null,
+      trackingMethod: v[HOST.trackingMethod] ?? null,
+      lastScanDate: v[HOST.lastScanDate] ?? null,
+      tags: this.tags,
+    };
+  }
+
+  /** The host element's own fields, completed from HOST_STATISTICS (matched by host id, else IP). */
+  private mergedHost(): HostRecord | null {
+    const v = this.hostVals;
+    if (this.stats.size > 0) {
+      const id = v[HOST.qualysHostId];
+      const ip = v[HOST.ip];
+      const s = (id ? this.stats.get(`qid:${id}`) : undefined) ?? (ip ? this.stats.get(`ip:${normalizeIp(ip)}`) : undefined);
+      if (s) {
+        v[HOST.qualysHostId] ??= s.qualysHostId;
+        v[HOST.ip] ??= s.ip;
+        v[HOST.dns] ??= s.dns;
+        v[HOST.netbios] ??= s.netbios;
+        v[HOST.os] ??= s.os;
+        v[HOST.trackingMethod] ??= s.trackingMethod;
+        v[HOST.lastScanDate] ??= s.lastScanDate;
+        if (this.tags.length === 0) this.tags = s.tags.slice();
+      }
+    }
+    return this.buildHost();
+  }
+
+  private emitHost(h: HostRecord): void {
+    if (this.hostsSeen.has(h.hostKey)) return;
+    this.hostsSeen.add(h.hostKey);
+    this.n.hosts++;
+    this.out.push(h);
+  }
+
+  private finding(h: HostRecord, own: Vals, dflt: Vals, hasException: boolean, line: number): void {
+    const v = (i: number): string | null => own[i] ?? dflt[i] ?? null;
+    const controlId = v(RESULT.controlId);
+    if (!controlId) {
+      this.reject('missing-control-id', `result at line ${line} has no control id (CID)`, line, h, null);
+      return;
+    }
+    const rawStatus = v(RESULT.status);
+    const testStatus = parseTestStatus(rawStatus);
+    if (!testStatus) {
+      const what = rawStatus === null ? 'has no test status (STATUS)' : `has test status ${JSON.stringify(rawStatus)}`;
+      this.reject('unknown-test-status', `result at line ${line} (control ${controlId}, host ${h.hostKey}) ${what}; expected Passed, Failed or Error`, line, h, controlId);
+      return;
+    }
+    const technology = v(RESULT.technology) ?? v(RESULT.technologyText);
+    const instance = v(RESULT.instance);
+    const criticalityValue = toInt(v(RESULT.criticalityValue));
+    let expected = v(RESULT.expected);
+    let actual = v(RESULT.actual);
+    if (expected === null && actual === null) {
+      const text = v(RESULT.evidenceText);
+      if (text !== null) ({ expected, actual } = splitEvidence(text));
+    }
+    const rec: FindingRecord = {
+      type: 'finding',
+      findingKey: findingKey({ hostKey: h.hostKey, policyId: this.policyId, controlId, technology, instance }),
+      hostKey: h.hostKey,
+      ip: h.ip,
+      qualysHostId: h.qualysHostId,
+      policyId: this.policyId,
+      policyTitle: this.policyTitle,
+      controlId,
+      statement: v(RESULT.statement),
+      technology,
+      technologyId: v(RESULT.technologyId),
+      instance,
+      testStatus,
+      status: statusFromTestStatus(testStatus),
+      severity: severityFromCriticality(criticalityValue),
+      criticalityLabel: v(RESULT.criticalityLabel) ?? (criticalityValue !== null ? DEFAULT_CRITICALITY_LABELS[criticalityValue] : undefined) ?? 'Unknown',
+      criticalityValue,
+      expected,
+      actual,
+      rationale: v(RESULT.rationale),
+      remediation: v(RESULT.remediation),
+      evaluationDate: v(RESULT.evaluationDate),
+      previousStatus: v(RESULT.previousStatus),
+      firstFailDate: v(RESULT.firstFailDate),
+      lastFailDate: v(RESULT.lastFailDate),
+      firstPassDate: v(RESULT.firstPassDate),
+      lastPassDate: v(RESULT.lastPassDate),
+      causeOfFailure: v(RESULT.causeOfFailure),
+      controlReferences: v(RESULT.controlReferences),
+      deprecated: toBool(v(RESULT.deprecated)),
+      exception: hasException
+        ? {
+            status: v(RESULT.exceptionStatus),
+            assignee: v(RESULT.exceptionAssignee),
+            endDate: v(RESULT.exceptionEndDate),
+            createdBy: v(RESULT.exceptionCreatedBy),
+            createdDate: v(RESULT.exceptionCreatedDate),
+            modifiedBy: v(RESULT.exceptionModifiedBy),
+            modifiedDate: v(RESULT.exceptionModifiedDate),
+          }
+        : null,
+    };
+    this.n.findings++;
+    if (testStatus === 'Passed') this.n.passed++;
+    else if (testStatus === 'Failed') this.n.failed++;
+    else this.n.error++;
+    this.out.push(rec);
+  }
+
+  private reject(reason: RejectReason, message: string, line: number, h: HostRecord | null, controlId: string | null): void {
+    this.n.rejected++;
+    const ip = h?.ip ?? this.hostVals[HOST.ip] ?? null;
+    this.out.push({
+      type: 'rejected',
+      reason,
+      message: this.policyId ? `${message} (policy ${this.policyId})` : message,
+      line,
+      policyId: this.policyId || null,
+      hostKey: h?.hostKey ?? null,
+      ip,
+      controlId,
+    });
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * The push parser: UTF-8 bytes in (`write`, `end`), normalized records out (`out`). htmlparser2 in XML
+ * mode does the tokenizing; this class keeps a scope stack driven by the table of mapping.ts and turns
+ * closed elements into records. Synchronous; parse-report.ts wraps it into an async iterable.
+ */
+import { Parser } from 'htmlparser2';
+import { ROOTS, FOREIGN_ROOTS } from './mapping.ts';
+import {
+  FIELD,
+  G_ERROR,
+  G_HEADER,
+  G_HOST,
+  G_POLICY,
+  G_RESULT,
+  IGNORE,
+  TABLES,
+  TAG_INDEX,
+  scopeId,
+  type CompiledEntry,
+  type FieldRef,
+} from './compiled-table.ts';
+import { ReportError, QualysReturnError } from './errors.ts';
+import { Positions } from './positions.ts';
+import { Utf8Stream } from './utf8.ts';
+import { RecordBuilder } from './record-builder.ts';
+import type { ReportRecord } from './records.ts';
+
+export interface ParserLimits {
+  /** deepest element nesting accepted (default 64) */
+  maxDepth?: number;
+  /** longest text field, attribute or single token, in characters (default 1 MiB) */
+  maxFieldLength?: number;
+}
+
+const S_REPORT = scopeId('report');
+const S_RESULTS = scopeId('results');
+const S_POLICY = scopeId('policy');
+const S_HOST_LIST = scopeId('hostList');
+const S_HOST_STATS = scopeId('hostStats');
+const S_CONTROL_LIST = scopeId('controlList');
+const S_HOST = scopeId('host');
+const S_STATS_HOST = scopeId('statsHost');
+const S_HOST_CONTROLS = scopeId('hostControls');
+const S_HOST_CONTROL = scopeId('hostControl');
+const S_CONTROL = scopeId('control');
+const S_CONTROL_HOSTS = scopeId('controlHosts');
+const S_CONTROL_HOST = scopeId('controlHost');
+const S_EXCEPTION = scopeId('exception');
+const S_SIMPLE_RETURN = scopeId('simpleReturn');
+const S_GENERIC_RETURN = scopeId('genericReturn');
+
+/** Text of one element, gathered piece by piece without concatenating on every event. */
+class Collector {
+  ref: FieldRef = { group: 0, index: 0 };
+  first = '';
+  parts: string[] | null = null;
+  len = 0;
+  reset(ref: FieldRef): this {
+    this.ref = ref;
+    this.first = '';
+    this.parts = null;
+    this.len = 0;
+    return this;
+  }
+  add(s: string): void {
+    if (this.len === 0) this.first = s;
+    else if (this.parts) this.parts.push(s);
+    else this.parts = [this.first, s];
+    this.len += s.length;
+  }
+  value(): string | null {
+    if (this.len === 0) return null;
+    const v = (this.parts ? this.parts.join('') : this.first).trim();
+    this.first = '';
+    this.parts = null;
+    return v.length ? v : null;
+  }
+}
+
+export class ReportParser {
+  /** records produced and not yet taken */
+  out: ReportRecord[] = [];
+
+  private readonly maxDepth: number;
+  private readonly maxField: number;
+  private readonly utf8 = new Utf8Stream();
+  private readonly pos = new Positions();
+  private readonly parser: Parser;
+  private readonly b: RecordBuilder;
+
+  private depth = 0;
+  private readonly scopes: Int32Array;
+  private readonly names: string[] = [];
+  private readonly lines: Int32Array;
+  private readonly colls: (Collector | null)[] = [];
+  private readonly pool: Collector[] = [];
+  private attrs: Map<string, FieldRef> | null = null;
+  private textRun = 0;
+
+  private rootName: string | null = null;
+  private rootScope = -1;
+  private rootClosed = false;
+  private ending = false;
+
+  constructor(limits: ParserLimits = {}) {
+    this.maxDepth = limits.maxDepth ?? 64;
+    this.maxField = limits.maxFieldLength ?? 1024 * 1024;
+    this.scopes = new Int32Array(this.maxDepth + 2);
+    this.lines = new Int32Array(this.maxDepth + 2);
+    for (let i = 0; i <= this.maxDepth + 1; i++) {
+      this.pool.push(new Collector());
+      this.colls.push(null);
+    }
+    this.b = new RecordBuilder(this.out);
+    this.parser = new Parser(
+      {
+        onopentagname: (name) => this.onOpen(name),
+        onattribute: (name, value) => this.onAttribute(name, value),
+        ontext: (text) => this.onText(text),
+        onclosetag: (name, implied) => this.onClose(name, implied),
+        onprocessinginstruction: (name, data) => this.onDeclaration(name, data),
+      },
+      { xmlMode: true, decodeEntities: true },
+    );
+  }
+
+  write(chunk: Uint8Array): void {
+    const s = this.utf8.write(chunk);
+    if (s.length) this.feed(s);
+  }
+
+  /** The input is complete: checks the root was closed and adds the summary record. */
+  end(): void {
+    const s = this.utf8.end();
+    if (s.length) this.feed(s);
+    this.ending = true;
+    this.parser.end();
+    if (this.rootName === null) {
+      const bytes = this.utf8.bytes;
+      if (bytes === 0) throw new ReportError('EMPTY_INPUT', 'the input is empty (0 bytes): no report');
+      const head = this.pos.head(60).trim().replace(/\s+/g, ' ');
+      throw new ReportError(
+        'EMPTY_INPUT',
+        `no XML root element in ${bytes} bytes${head ? ` (the input starts with ${JSON.stringify(head)})` : ''}: no report`,
+        { byteOffset: bytes },
+      );
+    }
+    if (!this.rootClosed) {
+      const open = this.names.slice(1, this.depthAtEnd + 1);
+      const inner = open.length > 1 ? `; still open: ${open.slice(-4).join(' > ')}` : '';
+      throw new ReportError(
+        'TRUNCATED',
+        `the input ends before the root element <${this.rootName}> is closed: the report is cut (an incomplete download?)${inner}`,
+        { line: this.pos.lineAt(this.pos.chars), byteOffset: this.utf8.bytes },
+      );
+    }
+    this.b.finish(this.utf8.bytes, this.utf8.invalid);
+  }
+
+  private depthAtEnd = 0;
+
+  private feed(s: string): void {
+    this.pos.append(s, this.utf8.nextByteStart);
+    this.parser.write(s);
+    // a token htmlparser2 is still buffering (CDATA, comment, tag, declaration) must not grow unbounded
+    if (this.pos.chars - this.parser.startIndex > this.maxField + 64) {
+      throw this.error('FIELD_TOO_LARGE', `a single token (CDATA section, comment, tag or declaration) is larger than ${this.limitText()}`, this.parser.startIndex);
+    }
+  }
+
+  private limitText(): string {
+    return this.maxField === 1024 * 1024 ? '1 MiB (1048576 characters)' : `${this.maxField} characters`;
+  }
+
+  private error(code: ReportError['code'], message: string, at: number): ReportError {
+    return new ReportError(code, message, { line: this.pos.lineAt(at), byteOffset: this.pos.byteAt(at) });
+  }
+
+  private onOpen(name: string): void {
+    const start = this.parser.startIndex;
+    const d = ++this.depth;
+    this.textRun = 0;
+    this.attrs = null;
+    if (d > this.maxDepth) {
+      throw this.error('TOO_DEEP', `element <${name}> is nested deeper than ${this.maxDepth} levels`, start);
+    }
+    this.names[d] = name;
+    if (d === 1) return this.openRoot(name, start);
+    const parent = this.scopes[d - 1]!;
+    if (parent < 0) {
+      // inside an ignored element, or inside a text field (whose text includes its descendants')
+      this.scopes[d] = parent;
+      this.colls[d] = parent === FIELD ? this.colls[d - 1]! : null;
+      return;
+    }
+    const e: CompiledEntry | undefined = TABLES[parent]!.get(name);
+    if (e === undefined) {
+      this.scopes[d] = IGNORE;
+      this.colls[d] = null;
+      return;
+    }
+    this.scopes[d] = e.scope;
+    this.colls[d] = e.text ? this.pool[d]!.reset(e.text) : null;
+    this.attrs = e.attrs;
+    if (e.scope >= 0) this.enter(e.scope, start);
+  }
+
+  private openRoot(name: string, start: number): void {
+    if (this.rootName !== null) {
+      throw this.error('MALFORMED_XML', `a second root element <${name}> after </${this.rootName}>`, start);
+    }
+    const scope = ROOTS[name];
+    if (scope === undefined) {
+      const what = FOREIGN_ROOTS[name];
+      throw this.error(
+        'NOT_A_POLICY_REPORT',
+        `the root element is <${name}>${what ? `: ${what}` : ', not a policy report'}; a Policy Report's root is <COMPLIANCE_POLICY_REPORT> or <POLICY_REPORT>`,
+        start,
+      );
+    }
+    this.rootName = name;
+    this.rootScope = scopeId(scope);
+    this.scopes[1] = this.rootScope;
+    this.colls[1] = null;
+    this.lines[1] = this.pos.lineAt(start);
+    this.b.root = name;
+  }
+
+  private onAttribute(name: string, value: string): void {
+    if (value.length > this.maxField) {
+      throw this.error('FIELD_TOO_LARGE', `attribute ${name} of <${this.names[this.depth]}> is larger than ${this.limitText()}`, this.parser.startIndex);
+    }
+    if (this.attrs === null) return;
+    const ref = this.attrs.get(name.toLowerCase());
+    if (ref) this.assign(ref, value.trim() || null);
+  }
+
+  private onText(text: string): void {
+    this.textRun += text.length;
+    const c = this.colls[this.depth];
+    if (c) {
+      c.add(text);
+      if (c.len > this.maxField) this.tooLarge();
+    } else if (this.textRun > this.maxField) {
+      this.tooLarge();
+    }
+  }
+
+  private tooLarge(): never {
+    throw this.error('FIELD_TOO_LARGE', `the text of <${this.names[this.depth]}> is larger than ${this.limitText()}`, this.parser.startIndex);
+  }
+
+  private onClose(name: string, implied: boolean): void {
+    const d = this.depth;
+    if (this.ending) {
+      // the input ended with this element open: a cut report; end() refuses it, nothing is closed
+      if (this.depthAtEnd === 0) this.depthAtEnd = d;
+      this.depth--;
+      return;
+    }
+    // htmlparser2 reports a self-closing <X/> as an implied close too; anything else is a mismatch
+    if (implied && this.pos.charCodeAt(this.parser.endIndex - 1) !== 0x2f) {
+      throw this.error('MALFORMED_XML', `element <${name}> is not closed before the closing tag that follows it`, this.parser.endIndex);
+    }
+    this.textRun = 0;
+    this.attrs = null;
+    const scope = this.scopes[d]!;
+    const c = this.colls[d];
+    if (c && c === this.pool[d]) {
+      const v = c.value();
+      if (c.ref.group === G_HOST && c.ref.index === TAG_INDEX) {
+        if (v !== null) this.b.addTag(v);
+      } else if (v !== null) {
+        this.assign(c.ref, v);
+      }
+    }
+    this.colls[d] = null;
+    if (scope >= 0) this.exit(scope);
+    this.depth--;
+    if (d === 1) this.closeRoot();
+  }
+
+  private closeRoot(): void {
+    this.rootClosed = true;
+    if (this.rootScope === S_SIMPLE_RETURN || this.rootScope === S_GENERIC_RETURN) {
+      const [code, text] = this.b.errorVals;
+      throw new QualysReturnError(this.rootName ?? '?', code ?? null, text ?? null, { line: this.lines[1] });
+    }
+    this.b.header();
+  }
+
+  private onDeclaration(name: string, data: string): void {
+    const upper = name.toUpperCase();
+    if (upper === '!ENTITY' || (upper === '!DOCTYPE' && data.includes('[') && /<!ENTITY/i.test(data))) {
+      throw this.error(
+        'ENTITY_DECLARATION',
+        'the document declares entities in a DOCTYPE internal subset: refused (entity expansion is an attack vector, and Qualys reports never do this)',
+        this.parser.startIndex,
+      );
+    }
+  }
+
+  private assign(ref: FieldRef, v: string | null): void {
+    if (v === null) return;
+    switch (ref.group) {
+      case G_RESULT:
+        this.b.resultVals[ref.index] = v;
+        break;
+      case G_HOST:
+        if (ref.index === TAG_INDEX) this.b.addTag(v);
+        else this.b.hostVals[ref.index] = v;
+        break;
+      case G_HEADER:
+        this.b.headerVals[ref.index] = v;
+        break;
+      case G_POLICY:
+        this.b.policyVals[ref.index] = v;
+        break;
+      case G_ERROR:
+        this.b.errorVals[ref.index] = v;
+        break;
+    }
+  }
+
+  private enter(scope: number, start: number): void {
+    const b = this.b;
+    switch (scope) {
+      case S_HOST_CONTROL:
+        b.startResult(this.pos.lineAt(start), false);
+        break;
+      case S_CONTROL_HOST:
+        b.startHost(this.pos.lineAt(start));
+        b.startResult(b.hostLine, false);
+        break;
+      case S_HOST:
+      case S_STATS_HOST:
+        b.startHost(this.pos.lineAt(start));
+        break;
+      case S_CONTROL:
+        b.startResult(this.pos.lineAt(start), true);
+        break;
+      case S_HOST_CONTROLS:
+        b.freezeHost();
+        break;
+      case S_CONTROL_HOSTS:
+        b.freezeControl();
+        break;
+      case S_EXCEPTION:
+        b.markException();
+        break;
+      case S_POLICY:
+        b.startPolicy(this.pos.lineAt(start));
+        break;
+      case S_HOST_LIST:
+      case S_HOST_STATS:
+      case S_CONTROL_LIST:
+        b.policy();
+        break;
+      case S_RESULTS:
+        b.header();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private exit(scope: number): void {
+    const b = this.b;
+    switch (scope) {
+      case S_HOST_CONTROL:
+        b.endHostControl();
+        break;
+      case S_CONTROL_HOST:
+        b.endControlHost();
+        break;
+      case S_HOST:
+        b.endHost();
+        break;
+      case S_STATS_HOST:
+        b.endStatsHost();
+        break;
+      case S_CONTROL:
+        b.endControl();
+        break;
+      case S_POLICY:
+        b.policy();
+        break;
+      case S_REPORT:
+        break;
+      default:
+        break;
+    }
+  }
+}
