@@ -1,0 +1,98 @@
+/**
+ * Prometheus metrics, read at scrape time from the shared state (queue counts from Redis, run
+ * outcomes and counters from the run records in MongoDB), so one API process shows the work of every
+ * scheduler and worker process, and a restart loses nothing.
+ *
+ * /metrics needs a token like every other route (viewer is enough): it reveals queue depths and
+ * connector activity. Prometheus sends it with `authorization: { credentials: <viewer token> }`.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+
+export interface RunTotals {
+  /** number of runs by state */
+  byState: Record<string, number>;
+  findingsCreated: number;
+  findingsUpdated: number;
+  findingsClosed: number;
+  findingsReopened: number;
+  urbaClosed: number;
+  hostsWritten: number;
+  qualysCalls: number;
+  qualys409: number;
+  qualysWaitSeconds: number;
+}
+
+export type RunTotalsSource = () => Promise<RunTotals>;
+
+const JOB_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'paused', 'prioritized', 'waiting-children'] as const;
+
+/** A counter whose value is read from elsewhere on every scrape. */
+function mirroredCounter(registry: Registry, name: string, help: string, read: (t: RunTotals) => number, totals: () => Promise<RunTotals>) {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const t = await totals();
+      this.reset();
+      this.inc(read(t));
+    },
+  });
+}
+
+export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTotalsSource }): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'qpc_api_' });
+
+  new Gauge({
+    name: 'qpc_jobs',
+    help: 'BullMQ jobs by queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of opts.queues) {
+        const counts = await q.getJobCounts(...JOB_STATES);
+        for (const state of JOB_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
+      }
+    },
+  });
+
+  // One read of the run records per scrape, shared by every metric below.
+  let pending: Promise<RunTotals> | undefined;
+  const totals = () => {
+    pending ??= opts.runTotals().finally(() => {
+      setImmediate(() => {
+        pending = undefined;
+      });
+    });
+    return pending;
+  };
+
+  new Gauge({
+    name: 'qpc_runs',
+    help: 'sync runs by state (outcome for finished runs)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const t = await totals();
+      this.reset();
+      for (const [state, n] of Object.entries(t.byState)) this.set({ state }, n);
+    },
+  });
+  const counters: [string, string, (t: RunTotals) => number][] = [
+    ['qpc_findings_created_total', 'findings created by all runs', (t) => t.findingsCreated],
+    ['qpc_findings_updated_total', 'findings updated by all runs', (t) => t.findingsUpdated],
+    ['qpc_findings_written_total', 'findings written (created + updated) by all runs', (t) => t.findingsCreated + t.findingsUpdated],
+    ['qpc_findings_closed_total', 'findings closed by all runs (passed and URBA)', (t) => t.findingsClosed],
+    ['qpc_findings_reopened_total', 'findings reopened by all runs', (t) => t.findingsReopened],
+    ['qpc_urba_closed_total', 'findings closed by URBA', (t) => t.urbaClosed],
+    ['qpc_hosts_written_total', 'hosts created or updated by all runs', (t) => t.hostsWritten],
+    ['qpc_qualys_calls_total', 'Qualys API calls made by all runs', (t) => t.qualysCalls],
+    ['qpc_qualys_conflicts_total', 'Qualys 409 (concurrency / rate limit) answers', (t) => t.qualys409],
+    ['qpc_qualys_wait_seconds_total', 'seconds waited on Qualys limits', (t) => t.qualysWaitSeconds],
+  ];
+  for (const [name, help, read] of counters) mirroredCounter(registry, name, help, read, totals);
+  return registry;
+}

@@ -1,0 +1,65 @@
+/** The Test Credentials probe over @qpc/qualys-client, sharing the subscription budget through Redis. */
+import type { Redis } from 'ioredis';
+import { createQualysClient, isQualysError } from '@qpc/qualys-client';
+import type { Logger } from '@qpc/worker-kit';
+import type { ProbeResult, ProbeStep, QualysProbe } from './qualys-probe.ts';
+
+/** Which step a client error belongs to: the report list proves the login, the policy list proves PC. */
+function stepOf(code: string): ProbeStep {
+  if (code === 'QUALYS_NO_PC_MODULE') return 'policyCompliance';
+  return 'login';
+}
+
+export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; logger?: Logger; timeoutMs?: number }): QualysProbe {
+  return async (input): Promise<ProbeResult> => {
+    let client: ReturnType<typeof createQualysClient> | undefined;
+    try {
+      client = createQualysClient({
+        url: input.url,
+        username: input.username,
+        password: input.password,
+        allowHttp: input.allowHttp,
+        ...(opts.redis ? { redis: opts.redis } : {}),
+        ...(opts.keyPrefix ? { keyPrefix: opts.keyPrefix } : {}),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+      });
+      const access = await client.checkAccess(input.reportTitlePrefix, { signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
+      return {
+        ok: true,
+        checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok' },
+        reports: access.reports.map((r) => ({
+          id: r.id,
+          title: r.title,
+          type: r.type ?? null,
+          state: r.state ?? null,
+          size: r.sizeText ?? null,
+          sizeBytes: r.sizeBytes ?? null,
+          launchedAt: r.launchedAt ? r.launchedAt.toISOString() : null,
+          expiresAt: null,
+        })),
+      };
+    } catch (err) {
+      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const code = isQualysError(err) ? err.code : timeout ? 'QUALYS_TIMEOUT' : 'QUALYS_ERROR';
+      // QualysError messages name statuses, paths and Qualys codes, never credentials; others are not echoed
+      const message = isQualysError(err)
+        ? err.message
+        : timeout
+          ? 'the Qualys API did not answer in time'
+          : 'unexpected error while testing the credentials';
+      if (!isQualysError(err)) opts.logger?.warn({ err: { name: (err as Error)?.name } }, 'test credentials failed unexpectedly');
+      const failedAt = stepOf(code);
+      return {
+        ok: false,
+        failedAt,
+        checks: failedAt === 'login'
+          ? { login: 'failed', policyCompliance: 'not-run', reports: 'not-run' }
+          : { login: 'ok', policyCompliance: 'failed', reports: 'not-run' },
+        error: { code, message },
+        reports: [],
+      };
+    } finally {
+      await client?.close().catch(() => undefined);
+    }
+  };
+}

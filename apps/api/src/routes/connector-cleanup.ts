@@ -1,0 +1,59 @@
+/**
+ * What goes with a deleted connector. Its schedule, always: the BullMQ job schedulers of the sync
+ * queue that carry its id (found by their data, so this does not depend on how the scheduler app
+ * names them; the scheduler app would also drop them within seconds since the connector is gone).
+ * Its data only on purge: runs and ingested-report records (and their stored files); and the
+ * network's hosts and findings when no other connector feeds the same network (hosts and findings
+ * belong to the network, not to one connector).
+ */
+import type { ConnectorDoc } from '@qpc/store';
+import type { ServerDeps } from '../server.ts';
+
+export async function removeSchedule(deps: ServerDeps, connectorId: string): Promise<number> {
+  const queue = deps.queues.sync;
+  let removed = 0;
+  const schedulers = await queue.getJobSchedulers(0, -1);
+  for (const s of schedulers) {
+    const data = (s.template?.data ?? {}) as { connectorId?: unknown };
+    if (data.connectorId === connectorId || s.key.includes(connectorId) || s.id === connectorId) {
+      if (await queue.removeJobScheduler(s.key)) removed += 1;
+    }
+  }
+  return removed;
+}
+
+export interface PurgeResult {
+  runs: number;
+  reports: number;
+  files: number;
+  hosts: number;
+  findings: number;
+  /** false when another connector feeds the same network */
+  networkPurged: boolean;
+}
+
+export async function purgeConnectorData(deps: ServerDeps, doc: ConnectorDoc): Promise<PurgeResult> {
+  const { col, bucket } = deps.store;
+  const reports = await col.reports.find({ connectorId: doc._id }, { projection: { fileId: 1 } }).toArray();
+  let files = 0;
+  for (const r of reports) {
+    if (!r.fileId) continue;
+    const f = await bucket.find({ _id: r.fileId as never }).toArray();
+    if (f.length) {
+      await bucket.delete(r.fileId as never);
+      files += 1;
+    }
+  }
+  const runs = (await col.runs.deleteMany({ connectorId: doc._id })).deletedCount;
+  const reportsDeleted = (await col.reports.deleteMany({ connectorId: doc._id })).deletedCount;
+  const shared = await col.connectors.countDocuments({ network: doc.network, _id: { $ne: doc._id } });
+  let hosts = 0;
+  let findings = 0;
+  if (shared === 0) {
+    findings = (await col.findings.deleteMany({ network: doc.network })).deletedCount;
+    hosts = (await col.hosts.deleteMany({ network: doc.network })).deletedCount;
+    await col.assessments.deleteMany({ network: doc.network });
+    await col.networks.deleteOne({ _id: doc.network });
+  }
+  return { runs, reports: reportsDeleted, files, hosts, findings, networkPurged: shared === 0 };
+}

@@ -1,0 +1,179 @@
+/**
+ * Host findings: list with every filter of the guide (and ours), facets (each filter's distinct values
+ * with counts under the other filters), detail. FerretDB has no $facet, so each facet is its own
+ * aggregation, run one after another to keep the server's load flat.
+ */
+import { z } from 'zod';
+import type { Document, Filter } from 'mongodb';
+import type { FindingDoc } from '@qpc/store';
+import { FINDING_FILTER_FIELDS } from '@qpc/store';
+import { notFound } from '../errors.ts';
+import { afterCursor, andAll, pageOf, sortOf, type SortKey } from '../paging.ts';
+import type { ServerDeps } from '../server.ts';
+import { idParams } from './connector-schemas.ts';
+import type { RouteTable } from './registry.ts';
+import { pageQuery } from './common.ts';
+
+const BY_ID: SortKey = { dir: 1 };
+const value = z.string().min(1).max(2000);
+
+export type FindingFilter = keyof typeof FINDING_FILTER_FIELDS;
+export const FINDING_FILTERS = Object.keys(FINDING_FILTER_FIELDS) as FindingFilter[];
+
+/** `severity=Unset` (and `technology=Unset`, ...) selects findings where the field is missing or null. */
+export const UNSET = 'Unset';
+
+const filterShape = {
+  testStatus: z.enum(['Passed', 'Failed', 'Error']).optional(),
+  technology: value.optional(),
+  expectedResult: value.optional(),
+  actualResult: value.optional(),
+  scanner: value.optional(),
+  network: value.optional(),
+  severity: z.enum(['Critical', 'High', 'Medium', 'Low', 'Info', UNSET]).optional(),
+  status: z.enum(['Open', 'Closed']).optional(),
+  policyId: value.optional(),
+  controlId: value.optional(),
+  /** a host id (from /api/hosts) */
+  host: value.optional(),
+  tag: value.optional(),
+} satisfies Record<FindingFilter, z.ZodType>;
+
+export const findingsQuery = pageQuery.extend(filterShape);
+export const facetsQuery = z.object({ ...filterShape, size: z.coerce.number().int().min(1).max(500).default(50) });
+
+type Filters = Partial<Record<FindingFilter, string>>;
+
+export function findingsMatch(q: Filters, except?: FindingFilter): Record<string, unknown> {
+  const m: Record<string, unknown> = {};
+  for (const f of FINDING_FILTERS) {
+    const v = q[f];
+    if (v === undefined || f === except) continue;
+    m[FINDING_FILTER_FIELDS[f]] = v === UNSET ? null : v;
+  }
+  return m;
+}
+
+export function findingItem(d: FindingDoc) {
+  return {
+    id: d._id,
+    network: d.network,
+    hostId: d.hostId,
+    ip: d.ip,
+    hostname: d.hostname,
+    policyId: d.policyId,
+    controlId: d.controlId,
+    title: d.title,
+    instance: d.instance,
+    testStatus: d.testStatus,
+    status: d.status,
+    severity: d.severity,
+    technology: d.technology,
+    expected: d.expected,
+    actual: d.actual,
+    scanner: d.scanner,
+    tags: d.tags,
+    lastSeen: d.lastSeen,
+  };
+}
+
+const ITEM_PROJECTION = {
+  network: 1, hostId: 1, ip: 1, hostname: 1, policyId: 1, controlId: 1, title: 1, instance: 1, testStatus: 1,
+  status: 1, severity: 1, technology: 1, expected: 1, actual: 1, scanner: 1, tags: 1, lastSeen: 1,
+} as const;
+
+export interface FacetValue {
+  value: string | null;
+  count: number;
+  /** host facet: the host's IP and hostname */
+  label?: string;
+}
+
+export function findingRoutes(table: RouteTable, deps: ServerDeps) {
+  const { findings, hosts } = deps.store.col;
+
+  table.add({
+    method: 'get',
+    path: '/api/findings',
+    tag: 'inventory',
+    summary: 'Host findings, with every filter (testStatus, technology, expectedResult, actualResult, scanner, network, severity, status, policyId, controlId, host, tag)',
+    role: 'viewer',
+    query: findingsQuery,
+    handle: async ({ query }) => {
+      const filter = andAll([findingsMatch(query), afterCursor(BY_ID, query.cursor)]);
+      const docs = await findings
+        .find(filter as Filter<FindingDoc>, { projection: ITEM_PROJECTION })
+        .sort(sortOf(BY_ID))
+        .limit(query.limit + 1)
+        .toArray();
+      return pageOf(docs, query.limit, BY_ID, (d) => findingItem(d as FindingDoc));
+    },
+  });
+
+  table.add({
+    method: 'get',
+    path: '/api/findings/facets',
+    tag: 'inventory',
+    summary: "Each filter's distinct values with counts, under the other filters (most frequent first, `size` per filter)",
+    role: 'viewer',
+    query: facetsQuery,
+    handle: async ({ query }) => {
+      const facets: Partial<Record<FindingFilter, FacetValue[]>> = {};
+      const truncated: FindingFilter[] = [];
+      for (const f of FINDING_FILTERS) {
+        const field = FINDING_FILTER_FIELDS[f];
+        const pipeline: Document[] = [{ $match: findingsMatch(query, f) }];
+        if (field === 'tags') pipeline.push({ $unwind: '$tags' });
+        pipeline.push(
+          { $group: { _id: `$${field}`, count: { $sum: 1 } } },
+          { $sort: { count: -1, _id: 1 } },
+          { $limit: query.size + 1 },
+        );
+        const rows = await findings.aggregate<{ _id: string | null; count: number }>(pipeline).toArray();
+        if (rows.length > query.size) truncated.push(f);
+        facets[f] = rows.slice(0, query.size).map((r) => ({ value: r._id ?? null, count: r.count }));
+      }
+      const hostFacet = facets.host ?? [];
+      const ids = hostFacet.map((h) => h.value).filter((v): v is string => v !== null);
+      if (ids.length) {
+        const found = await hosts.find({ _id: { $in: ids } }, { projection: { ip: 1, hostname: 1 } }).toArray();
+        const label = new Map(found.map((h) => [h._id, [h.ip, h.hostname].filter(Boolean).join(' ')]));
+        for (const h of hostFacet) if (h.value !== null && label.has(h.value)) h.label = label.get(h.value) ?? '';
+      }
+      return { facets, truncated };
+    },
+  });
+
+  table.add({
+    method: 'get',
+    path: '/api/findings/:id',
+    tag: 'inventory',
+    summary: 'One finding: technology, observations (test status), output (expected, actual), status history',
+    role: 'viewer',
+    params: idParams,
+    responses: { 404: 'no such finding' },
+    handle: async ({ params }) => {
+      const d = await findings.findOne({ _id: params.id });
+      if (!d) throw notFound('finding', params.id);
+      return {
+        ...findingItem(d),
+        findingKey: d.findingKey,
+        hostKey: d.hostKey,
+        policyTitle: d.policyTitle,
+        technologyId: d.technologyId,
+        criticality: { label: d.criticalityLabel, value: d.criticalityValue },
+        observations: { testStatus: d.testStatus, evaluationDate: d.evaluationDate, exception: d.exception },
+        output: { expected: d.expected, actual: d.actual },
+        rationale: d.rationale,
+        remediation: d.remediation,
+        firstSeen: d.firstSeen,
+        firstSeenRunId: d.firstSeenRunId,
+        lastSeenRunId: d.lastSeenRunId,
+        closedAt: d.closedAt,
+        closedReason: d.closedReason,
+        reopenCount: d.reopenCount,
+        history: d.history,
+      };
+    },
+  });
+}

@@ -1,0 +1,13 @@
+import type { ServerDeps } from '../server.ts';
+import { connectorRoutes } from './connectors.ts';
+import { findingRoutes } from './findings.ts';
+import { hostRoutes } from './hosts.ts';
+import type { RouteTable } from './registry.ts';
+import { runRoutes } from './runs.ts';
+
+export function apiRoutes(table: RouteTable, deps: ServerDeps) {
+  connectorRoutes(table, deps);
+  runRoutes(table, deps);
+  hostRoutes(table, deps);
+  findingRoutes(table, deps);
+}

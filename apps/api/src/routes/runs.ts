@@ -1,0 +1,133 @@
+/** Sync history: runs newest first, filtered by connector, state and date; one run; on-demand sync. */
+import { z } from 'zod';
+import type { Document, Filter } from 'mongodb';
+import type { RunDoc } from '@qpc/store';
+import { notFound } from '../errors.ts';
+import { afterCursor, andAll, pageOf, sortOf, type SortKey } from '../paging.ts';
+import type { ServerDeps } from '../server.ts';
+import { idParams } from './connector-schemas.ts';
+import { findConnector } from './connectors.ts';
+import type { RouteTable } from './registry.ts';
+import { pageQuery } from './common.ts';
+import { requestSync } from './sync.ts';
+
+export const RUN_STATES = [
+  'queued', 'fetching', 'parsing', 'writing', 'finalizing', 'succeeded', 'no-new-report', 'partial', 'failed',
+] as const;
+
+const NEWEST: SortKey = { field: 'createdAt', dir: -1 };
+
+const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((v) => new Date(v));
+
+export const runsQuery = pageQuery.extend({
+  state: z.enum(RUN_STATES).optional(),
+  /** runs created at or after this instant (ISO 8601) */
+  from: isoDate.optional(),
+  /** runs created before this instant (ISO 8601) */
+  to: isoDate.optional(),
+});
+
+export function runView(d: RunDoc) {
+  return {
+    id: d._id,
+    connectorId: d.connectorId,
+    syncId: d.syncId,
+    trigger: d.trigger,
+    reportId: d.reportId,
+    reportTitle: d.reportTitle,
+    reportLaunchedAt: d.reportLaunchedAt,
+    attempt: d.attempt,
+    network: d.network,
+    state: d.state,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+    endedAt: d.endedAt,
+    timings: d.timings,
+    counts: d.counts,
+    rejected: d.rejected,
+    skipped: d.skipped,
+    qualys: d.qualys,
+    progress: d.progress,
+    urba: d.urba,
+    review: d.review,
+    error: d.error,
+  };
+}
+
+export function runsFilter(q: z.output<typeof runsQuery>, connectorId?: string): Filter<Document> {
+  const created: Record<string, Date> = {};
+  if (q.from) created.$gte = q.from;
+  if (q.to) created.$lt = q.to;
+  return andAll([
+    {
+      ...(connectorId ? { connectorId } : {}),
+      ...(q.state ? { state: q.state } : {}),
+      ...(Object.keys(created).length ? { createdAt: created } : {}),
+    },
+    afterCursor(NEWEST, q.cursor),
+  ]);
+}
+
+async function listRuns(deps: ServerDeps, q: z.output<typeof runsQuery>, connectorId?: string) {
+  const docs = await deps.store.col.runs
+    .find(runsFilter(q, connectorId) as Filter<RunDoc>)
+    .sort(sortOf(NEWEST))
+    .limit(q.limit + 1)
+    .toArray();
+  return pageOf(docs, q.limit, NEWEST, (d) => runView(d as RunDoc));
+}
+
+export function runRoutes(table: RouteTable, deps: ServerDeps) {
+  table.add({
+    method: 'get',
+    path: '/api/connectors/:id/runs',
+    tag: 'runs',
+    summary: "A connector's sync history, newest first (filter by state and date)",
+    role: 'viewer',
+    params: idParams,
+    query: runsQuery,
+    responses: { 404: 'no such connector' },
+    handle: async ({ params, query }) => {
+      await findConnector(deps, params.id);
+      return listRuns(deps, query, params.id);
+    },
+  });
+  table.add({
+    method: 'get',
+    path: '/api/runs',
+    tag: 'runs',
+    summary: 'Sync history of every connector, newest first (filter by connector, state and date)',
+    role: 'viewer',
+    query: runsQuery.extend({ connectorId: z.string().min(1).max(200).optional() }),
+    handle: ({ query }) => listRuns(deps, query, query.connectorId),
+  });
+  table.add({
+    method: 'get',
+    path: '/api/runs/:id',
+    tag: 'runs',
+    summary: 'One run: state, stage timings, counts, Qualys calls and waits, errors',
+    role: 'viewer',
+    params: idParams,
+    responses: { 404: 'no such run' },
+    handle: async ({ params }) => {
+      const d = await deps.store.col.runs.findOne({ _id: params.id });
+      if (!d) throw notFound('run', params.id);
+      return runView(d);
+    },
+  });
+  table.add({
+    method: 'post',
+    path: '/api/connectors/:id/sync',
+    tag: 'runs',
+    summary: 'Sync now (202): starts a sync, or answers the one already running',
+    role: 'admin',
+    params: idParams,
+    body: z.strictObject({ reingest: z.boolean().default(false) }).default({ reingest: false }),
+    status: 202,
+    responses: { 404: 'no such connector' },
+    handle: async ({ params, body }) => {
+      const connector = await findConnector(deps, params.id);
+      return requestSync(deps, connector, { reingest: body.reingest });
+    },
+  });
+}

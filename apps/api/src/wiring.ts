@@ -1,0 +1,51 @@
+/**
+ * Connections for the API process (and for tests, which pass their own prefix and database): a
+ * fail-fast Redis client for readiness, one BullMQ Queue per catalogue queue (each owns its
+ * connection), the MongoDB store with every index ensured, and the secret box.
+ */
+import { Queue } from 'bullmq';
+import { QUEUES, type QueueName } from '@qpc/jobs';
+import { connectStore } from '@qpc/store';
+import type { SecretBox } from '@qpc/secrets';
+import { connectionOptions, createRedis, type Logger } from '@qpc/worker-kit';
+import type { AuthTokens } from './auth.ts';
+import type { QualysProbe } from './qualys-probe.ts';
+import type { ServerDeps } from './server.ts';
+
+export interface WiringOptions {
+  redisUrl: string;
+  mongoUrl: string;
+  prefix: string;
+  tokens: AuthTokens;
+  allowHttp: boolean;
+  secrets: SecretBox;
+  qualys: QualysProbe;
+  logger: Logger;
+}
+
+export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDeps; close: () => Promise<void> }> {
+  const redis = createRedis(opts.redisUrl, 'producer', opts.logger);
+  const { client, store } = await connectStore(opts.mongoUrl);
+  const queues = {} as Record<QueueName, Queue>;
+  for (const name of Object.values(QUEUES)) {
+    const q = new Queue(name, { connection: connectionOptions(opts.redisUrl, 'producer'), prefix: opts.prefix });
+    q.on('error', (err) => opts.logger.warn({ queue: name, err: { message: err.message } }, 'queue error'));
+    queues[name] = q;
+  }
+  const deps: ServerDeps = {
+    logger: opts.logger,
+    tokens: opts.tokens,
+    allowHttp: opts.allowHttp,
+    redis,
+    store,
+    queues,
+    secrets: opts.secrets,
+    qualys: opts.qualys,
+  };
+  const close = async () => {
+    await Promise.allSettled(Object.values(queues).map((q) => q.close()));
+    redis.disconnect();
+    await client.close();
+  };
+  return { deps, close };
+}

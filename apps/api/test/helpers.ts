@@ -1,0 +1,109 @@
+/** Test wiring: a real API server on port 0 over a private queue prefix and database. */
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { createSecretBox } from '@qpc/secrets';
+import { testMongo, testRedis, type Teardown } from '@qpc/testing';
+import { createLogger } from '@qpc/worker-kit';
+import { createServer } from '../src/server.ts';
+import { connectDeps } from '../src/wiring.ts';
+import type { QualysProbe } from '../src/qualys-probe.ts';
+
+export const ADMIN = 'admin-token-0123456789abcdef';
+export const VIEWER = 'viewer-token-0123456789abcdef';
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test convenience: JSON of any shape
+  json: any;
+}
+
+export interface Api {
+  base: string;
+  deps: Awaited<ReturnType<typeof connectDeps>>['deps'];
+  routes: ReturnType<typeof createServer>['routes'];
+  openapi: Record<string, unknown>;
+  logs: string[];
+  prefix: string;
+  dbName: string;
+  mongoUrl: string;
+  redisUrl: string;
+  call(method: string, path: string, opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<Answer>;
+}
+
+const unusedProbe: QualysProbe = async () => {
+  throw new Error('this test does not dial Qualys');
+};
+
+export async function startApi(
+  t: Teardown,
+  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string } = {},
+): Promise<Api> {
+  const { prefix, redisUrl: sharedRedis } = await testRedis(t);
+  const { url: mongoUrl, dbName } = await testMongo(t);
+  const redisUrl = opts.redisUrl ?? sharedRedis;
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger('api-test', 'debug', sink);
+  const secrets = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
+  const { deps, close } = await connectDeps({
+    redisUrl,
+    mongoUrl,
+    prefix,
+    tokens: { admin: ADMIN, viewers: [VIEWER] },
+    allowHttp: opts.allowHttp ?? false,
+    secrets,
+    qualys: opts.qualys ?? unusedProbe,
+    logger,
+  });
+  const { app, routes, openapi } = createServer(deps);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await close();
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    deps,
+    routes,
+    openapi,
+    logs,
+    prefix,
+    dbName,
+    mongoUrl,
+    redisUrl,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const token = o.token === undefined ? ADMIN : o.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      const withBody = o.body !== undefined && method !== 'GET' && method !== 'HEAD';
+      if (withBody) headers['content-type'] = 'application/json';
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(withBody ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
+      });
+      const text = await res.text();
+      let json: unknown = undefined;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    },
+  };
+}
