@@ -1,0 +1,314 @@
+/**
+ * The streaming Policy Report writer. Content comes from ReportModel; this file only decides the form.
+ * Speed: every fragment that repeats (a control's head, its evidence per status, a host's header) is
+ * built once; a result is a handful of string concatenations; strings are flushed as one Buffer per
+ * ~128 KiB chunk. Memory: bounded by the number of hosts (by-control keeps one short line per host),
+ * never by the report size.
+ */
+import { Readable } from 'node:stream';
+import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef, type TechInstance } from './model.ts';
+import type { ReportSpec, Variants } from './spec.ts';
+import { escapeXml, textFn, type TextFn } from './xml-text.ts';
+
+export const CHUNK_CHARS = 128 * 1024;
+const DTD = 'https://qualysguard.qg2.apps.qualys.com/compliance_policy_report.dtd';
+const TRAILER = '<!-- CONFIDENTIAL AND PROPRIETARY INFORMATION. Qualys provides the QualysGuard Service "As Is," without any warranty of any kind. (simulated report) -->\n';
+
+export interface Counts {
+  hosts: number;
+  controls: number;
+  results: number;
+  passed: number;
+  failed: number;
+  error: number;
+}
+
+/** One pass over the results without writing: the SUMMARY section precedes the body. */
+export function countResults(model: ReportModel): Counts {
+  const { size } = model.spec;
+  const c: Counts = { hosts: 0, controls: model.controls.length, results: 0, passed: 0, failed: 0, error: 0 };
+  const tally = [0, 0, 0];
+  for (let h = 0; h < size.hosts; h++) {
+    if (model.hostDropped(h)) continue;
+    c.hosts++;
+    for (let p = 0; p < model.policies.length; p++)
+      for (const ctl of model.controls)
+        for (let k = 0; k < ctl.insts.length; k++) {
+          const r = model.result(p, h, ctl.index, k);
+          if (r >= 0) tally[r & 3]!++;
+        }
+  }
+  c.passed = tally[PASSED]!;
+  c.failed = tally[FAILED]!;
+  c.error = tally[ERROR]!;
+  c.results = c.passed + c.failed + c.error;
+  return c;
+}
+
+function statusWord(v: Variants['statusCase'], s: number, caseBits: number): string {
+  const t = STATUS_TITLE[s] as string;
+  const mode = v === 'mixed' ? (['title', 'upper', 'lower', 'title'] as const)[caseBits] : v;
+  return mode === 'upper' ? t.toUpperCase() : mode === 'lower' ? t.toLowerCase() : t;
+}
+
+const EVIDENCE_FIELD_NAMES: Array<[string, string]> = [
+  ['EXPECTED_VALUE', 'ACTUAL_VALUE'],
+  ['EXPECTED_RESULT', 'ACTUAL_RESULT'],
+  ['EXPECTED_VALUE', 'CURRENT_VALUE'],
+];
+const EVIDENCE_MARKERS: Array<[string, string]> = [
+  ['Expected Value(s) - ', ' | Current Value(s) - '],
+  ['Expected Values(s) - ', ' | Current Values(s) - '],
+  ['EXPECTED VALUE(S) - ', ' | CURRENT VALUE(S) - '],
+];
+
+/** what the free-text evidence of a result says (also used by expectedRecords) */
+export function evidenceText(c: ControlDef, s: number): string {
+  if (s === ERROR) return c.actual[ERROR];
+  const [a, b] = EVIDENCE_MARKERS[c.index % EVIDENCE_MARKERS.length]!;
+  return `${a}${c.expected}${b}${c.actual[s]}`;
+}
+
+class Fragments {
+  readonly v: Variants;
+  readonly t: TextFn;
+  readonly hostIdTag: string | null;
+  constructor(readonly model: ReportModel) {
+    this.v = model.spec.variants;
+    this.t = textFn(this.v.text);
+    this.hostIdTag = this.v.hostIdElement === 'none' ? null : this.v.hostIdElement;
+  }
+  el(name: string, s: string): string {
+    return `<${name}>${this.t(s)}</${name}>`;
+  }
+  criticality(c: ControlDef): string {
+    const v = c.criticalityValue;
+    if (v === null) return '';
+    const l = c.criticalityLabel;
+    switch (this.v.criticality) {
+      case 'element':
+        return `<CRITICALITY>${l === null ? '' : `<LABEL>${escapeXml(l)}</LABEL>`}<VALUE>${v}</VALUE></CRITICALITY>`;
+      case 'attributes':
+        return `<CRITICALITY${l === null ? '' : ` label="${escapeXml(l)}"`} value="${v}"/>`;
+      case 'fields':
+        return `${l === null ? '' : `<CRITICALITY_LABEL>${escapeXml(l)}</CRITICALITY_LABEL>`}<CRITICALITY_VALUE>${v}</CRITICALITY_VALUE>`;
+    }
+  }
+  technology(i: TechInstance): string {
+    switch (this.v.technology) {
+      case 'element':
+        return `<TECHNOLOGY><ID>${i.techId}</ID><NAME>${this.t(i.techName)}</NAME></TECHNOLOGY>`;
+      case 'text':
+        return this.el('TECHNOLOGY', i.techName);
+      case 'fields':
+        return `${this.el('TECHNOLOGY_NAME', i.techName)}<TECHNOLOGY_ID>${i.techId}</TECHNOLOGY_ID>`;
+    }
+  }
+  evidence(c: ControlDef, s: number): string {
+    switch (this.v.evidence) {
+      case 'element':
+        return `<EVIDENCE>${this.el('EXPECTED', c.expected)}${this.el('ACTUAL', c.actual[s] as string)}</EVIDENCE>`;
+      case 'fields': {
+        const [e, a] = EVIDENCE_FIELD_NAMES[c.index % EVIDENCE_FIELD_NAMES.length]!;
+        return `${this.el(e, c.expected)}${this.el(a, c.actual[s] as string)}`;
+      }
+      case 'text':
+        return this.el('EVIDENCE', evidenceText(c, s));
+    }
+  }
+  exception(c: ControlDef): string {
+    const e = c.exception;
+    return `<EXCEPTION><STATUS>${e.status}</STATUS>${this.el('ASSIGNEE', e.assignee)}<END_DATE>${e.endDate}</END_DATE>${this.el('CREATED_BY', e.createdBy)}<CREATED_DATE>${e.createdDate}</CREATED_DATE>${this.el('MODIFIED_BY', e.modifiedBy)}<MODIFIED_DATE>${e.modifiedDate}</MODIFIED_DATE></EXCEPTION>`;
+  }
+  hostIdent(h: HostDef): string {
+    return `<IP network_id="0">${h.ip}</IP>${this.hostIdTag ? `<${this.hostIdTag}>${h.qualysHostId}</${this.hostIdTag}>` : ''}`;
+  }
+  hostDetails(h: HostDef): string {
+    let s = `${this.hostIdent(h)}\n<TRACKING_METHOD>${h.trackingMethod}</TRACKING_METHOD>`;
+    if (h.dns !== null) s += this.el('DNS', h.dns);
+    if (h.netbios !== null) s += this.el('NETBIOS', h.netbios);
+    s += `${this.el('OPERATING_SYSTEM', h.os)}<LAST_SCAN_DATE>${h.lastScanDate}</LAST_SCAN_DATE>`;
+    if (this.v.unknownElements) s += `<CUSTOM_ATTRIBUTES><ATTRIBUTE><KEY>Owner</KEY><DATA>${this.t('ops & infra')}</DATA></ATTRIBUTE></CUSTOM_ATTRIBUTES>`;
+    if (h.tags.length) s += `\n<ASSET_TAGS>${h.tags.map((tag) => this.el('ASSET_TAG', tag)).join('')}</ASSET_TAGS>`;
+    return s + '\n';
+  }
+  /** per host: the dated optional fields by status */
+  hostDates(h: HostDef): [string, string, string] {
+    if (!this.v.optionalFields) return ['', '', ''];
+    return [
+      `<FIRST_PASS_DATE>${h.firstPassDate}</FIRST_PASS_DATE><LAST_PASS_DATE>${h.lastPassDate}</LAST_PASS_DATE>`,
+      `<FIRST_FAIL_DATE>${h.firstFailDate}</FIRST_FAIL_DATE><LAST_FAIL_DATE>${h.lastFailDate}</LAST_FAIL_DATE>`,
+      '',
+    ];
+  }
+}
+
+interface ControlFrags {
+  /** by-host: from <CONTROL> to the opening <STATUS>; by-control: the CONTROL element head per group */
+  heads: string[];
+  instance: string[];
+  evidence: [string, string, string];
+  /** by-host: rationale, remediation, references */
+  tail: string;
+  cause: string;
+  exception: string;
+}
+
+function controlFrags(f: Fragments, c: ControlDef, byHost: boolean): ControlFrags {
+  const v = f.v;
+  const refs = v.optionalFields ? f.el('CONTROL_REFERENCES', c.references) : '';
+  const texts = `${f.el('RATIONALE', c.rationale)}${f.el('REMEDIATION', c.remediation)}${refs}`;
+  const base = `<CID>${c.cid}</CID>${f.el('STATEMENT', c.statement)}${f.criticality(c)}`;
+  const heads = byHost
+    ? c.insts.map((i) => `<CONTROL>\n${base}${f.technology(i)}${f.el('INSTANCE', i.instance)}<STATUS>`)
+    : c.groups.map((g) => `<CONTROL>\n${base}${f.technology(c.insts[g[0] ?? 0] as TechInstance)}${texts}\n<HOST_LIST>\n`);
+  return {
+    heads,
+    instance: c.insts.map((i) => f.el('INSTANCE', i.instance)),
+    evidence: [f.evidence(c, PASSED), f.evidence(c, FAILED), f.evidence(c, ERROR)],
+    tail: byHost ? texts : '',
+    cause: v.optionalFields ? f.el('CAUSE_OF_FAILURE', c.causeOfFailure) : '',
+    exception: v.optionalFields ? f.exception(c) : '',
+  };
+}
+
+/** The report as a sequence of strings of about CHUNK_CHARS characters each. */
+export function* reportStrings(spec: ReportSpec): Generator<string> {
+  const model = new ReportModel(spec);
+  const f = new Fragments(model);
+  const v = f.v;
+  const byHost = spec.layout === 'by-host';
+  const counts = countResults(model);
+  const root = v.root;
+  let out = v.bom ? '\uFEFF' : '';
+  out += '<?xml version="1.0" encoding="UTF-8" ?>\n';
+  if (v.comments) out += '<!-- generated by the qpc Qualys simulator -->\n<?qpc-sim generator="1"?>\n';
+  out += `\n<!DOCTYPE ${root} SYSTEM "${DTD}">\n<${root}>\n<HEADER>\n`;
+  out += `${f.el('NAME', spec.title)}\n<GENERATION_DATETIME>${spec.generatedAt}</GENERATION_DATETIME>\n`;
+  out += `<COMPANY_INFO>${f.el('NAME', spec.company)}</COMPANY_INFO>\n`;
+  out += `<USER_INFO>${f.el('NAME', spec.userName)}<USERNAME>${escapeXml(spec.userLogin)}</USERNAME></USER_INFO>\n</HEADER>\n`;
+  out += `<SUMMARY>\n<TOTAL_HOSTS>${counts.hosts}</TOTAL_HOSTS>\n<TOTAL_CONTROLS>${counts.controls}</TOTAL_CONTROLS>\n`;
+  out += `<TOTAL_CONTROL_INSTANCES>${counts.results}</TOTAL_CONTROL_INSTANCES>\n`;
+  out += `<PASSED>${counts.passed}</PASSED><FAILED>${counts.failed}</FAILED><ERROR>${counts.error}</ERROR>\n</SUMMARY>\n<RESULTS>\n`;
+
+  const cf = model.controls.map((c) => controlFrags(f, c, byHost));
+  const nHosts = spec.size.hosts;
+  const opt = v.optionalFields;
+  const extra = v.unknownElements ? '<QPC_EXTRA><NOTE>ignored</NOTE></QPC_EXTRA>' : '';
+  const words: string[] = [];
+  for (let s = 0; s < 3; s++) for (let cb = 0; cb < 4; cb++) words.push(statusWord(v.statusCase, s, cb));
+  const prev = ['<PREVIOUS_STATUS>Failed</PREVIOUS_STATUS>', '<PREVIOUS_STATUS>Passed</PREVIOUS_STATUS>', '<PREVIOUS_STATUS>Passed</PREVIOUS_STATUS>'];
+
+  // by-control needs every host's short fragments while walking the controls: one line per host
+  let idents: string[] = [];
+  let evalDates: string[] = [];
+  let dates: Array<[string, string, string]> = [];
+  if (!byHost) {
+    idents = new Array<string>(nHosts);
+    evalDates = new Array<string>(nHosts);
+    dates = new Array<[string, string, string]>(nHosts);
+  }
+
+  for (const pol of model.policies) {
+    const p = pol.index;
+    out += `<POLICY>\n<ID>${pol.id}</ID>\n${f.el('TITLE', pol.title)}\n`;
+    if (byHost) {
+      out += '<HOST_LIST>\n';
+      for (let h = 0; h < nHosts; h++) {
+        if (model.hostDropped(h)) continue;
+        const host = model.host(h);
+        out += `<HOST>\n${f.hostDetails(host)}<CONTROL_LIST>\n`;
+        const evalTag = `</STATUS><EVALUATION_DATE>${host.evaluationDate}</EVALUATION_DATE>`;
+        const hd = f.hostDates(host);
+        for (const ctl of model.controls) {
+          const fr = cf[ctl.index]!;
+          for (let k = 0; k < ctl.insts.length; k++) {
+            const r = model.result(p, h, ctl.index, k);
+            if (r < 0) continue;
+            const s = r & 3;
+            out += fr.heads[k]! + words[(s << 2) | ((r >>> 2) & 3)]! + evalTag + fr.evidence[s as 0 | 1 | 2] + fr.tail;
+            if (opt) {
+              if (r & R_PREV) out += prev[s]!;
+              out += hd[s as 0 | 1 | 2];
+              if (s === FAILED) {
+                out += fr.cause;
+                if (r & R_EXC) out += fr.exception;
+              }
+            }
+            out += extra + '</CONTROL>\n';
+          }
+          if (out.length >= CHUNK_CHARS) {
+            yield out;
+            out = '';
+          }
+        }
+        out += '</CONTROL_LIST>\n</HOST>\n';
+      }
+      out += '</HOST_LIST>\n';
+    } else {
+      out += '<HOST_STATISTICS>\n';
+      for (let h = 0; h < nHosts; h++) {
+        if (model.hostDropped(h)) {
+          idents[h] = '';
+          continue;
+        }
+        const host = model.host(h);
+        idents[h] = `<HOST>${f.hostIdent(host)}`;
+        evalDates[h] = `</STATUS><EVALUATION_DATE>${host.evaluationDate}</EVALUATION_DATE>`;
+        dates[h] = f.hostDates(host);
+        out += `<HOST>\n${f.hostDetails(host)}</HOST>\n`;
+        if (out.length >= CHUNK_CHARS) {
+          yield out;
+          out = '';
+        }
+      }
+      out += '</HOST_STATISTICS>\n<CONTROL_LIST>\n';
+      for (const ctl of model.controls) {
+        const fr = cf[ctl.index]!;
+        for (let gi = 0; gi < ctl.groups.length; gi++) {
+          const group = ctl.groups[gi]!;
+          out += fr.heads[gi]!;
+          for (let h = 0; h < nHosts; h++) {
+            const ident = idents[h]!;
+            if (ident === '') continue;
+            for (const k of group) {
+              const r = model.result(p, h, ctl.index, k);
+              if (r < 0) continue;
+              const s = r & 3;
+              out += ident + fr.instance[k]! + '<STATUS>' + words[(s << 2) | ((r >>> 2) & 3)]! + evalDates[h]! + fr.evidence[s as 0 | 1 | 2];
+              if (opt) {
+                if (r & R_PREV) out += prev[s]!;
+                out += dates[h]![s as 0 | 1 | 2];
+                if (s === FAILED) {
+                  out += fr.cause;
+                  if (r & R_EXC) out += fr.exception;
+                }
+              }
+              out += extra + '</HOST>\n';
+            }
+            if (out.length >= CHUNK_CHARS) {
+              yield out;
+              out = '';
+            }
+          }
+          out += '</HOST_LIST>\n</CONTROL>\n';
+        }
+      }
+      out += '</CONTROL_LIST>\n';
+    }
+    out += '</POLICY>\n';
+  }
+  out += `</RESULTS>\n${f.el('APPENDIX', 'Report generated by the qpc Qualys simulator.\nNot real data.')}\n</${root}>\n${TRAILER}`;
+  if (v.comments) out += '<?qpc-sim end="1"?>\n<!-- end of report -->\n';
+  yield out;
+}
+
+/** The report as Buffers of ~128 KiB (UTF-8). */
+export function* reportChunks(spec: ReportSpec): Generator<Buffer> {
+  for (const s of reportStrings(spec)) yield Buffer.from(s, 'utf8');
+}
+
+/** The report as a Node Readable stream of Buffers, generated lazily with backpressure. */
+export function generateReport(spec: ReportSpec): Readable {
+  return Readable.from(reportChunks(spec), { objectMode: false, highWaterMark: 256 * 1024 });
+}
