@@ -18,6 +18,8 @@ export const PIPELINE_INDEXES: IndexSpec[] = [
   { collection: C.reports, key: { connectorId: 1, reportId: 1 }, name: 'report_unique', unique: true },
   { collection: C.hosts, key: { network: 1, hostKey: 1 }, name: 'host_unique', unique: true },
   { collection: C.hosts, key: { network: 1, ip: 1 }, name: 'hosts_by_ip' },
+  { collection: C.hosts, key: { network: 1, firstSeenRunId: 1 }, name: 'hosts_by_first_run' },
+  { collection: C.hosts, key: { network: 1, lastRunId: 1 }, name: 'hosts_by_last_run' },
   { collection: C.findings, key: { network: 1, findingKey: 1 }, name: 'finding_unique', unique: true },
   { collection: C.findings, key: { network: 1, hostKey: 1, policyId: 1 }, name: 'findings_by_host_policy' },
   { collection: C.findings, key: { network: 1, status: 1 }, name: 'findings_by_status' },

@@ -1,0 +1,81 @@
+/** Staged write batches (see batch-doc.ts for why batches are staged in MongoDB). */
+import type { FindingRecord, HostRecord } from '@qpc/pc-report';
+import type { Store } from './store.ts';
+import type { BatchDoc } from './batch-doc.ts';
+import { StoreError } from './errors.ts';
+
+export function batchId(runId: string, seq: number): string {
+  return `${runId}:${seq}`;
+}
+
+/**
+ * Stage a batch unless it is staged already: a re-run parse (after a crash) produces the same batches
+ * with the same seq, and must not reset a batch that was written meanwhile.
+ */
+export async function stageBatch(store: Store, runId: string, seq: number, hosts: HostRecord[], findings: FindingRecord[], now = new Date()): Promise<void> {
+  const _id = batchId(runId, seq);
+  try {
+    await store.col.batches.updateOne(
+      { _id },
+      { $setOnInsert: { _id, runId, seq, hosts, findings, createdAt: now, done: null, failed: null } },
+      { upsert: true },
+    );
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
+  }
+}
+
+export async function getBatch(store: Store, runId: string, seq: number): Promise<BatchDoc> {
+  const b = await store.col.batches.findOne({ _id: batchId(runId, seq) });
+  if (!b) throw new StoreError('BATCH_NOT_FOUND', `batch ${seq} of run ${runId} is not staged`, false);
+  return b;
+}
+
+export async function markBatchDone(store: Store, runId: string, seq: number, counts: { hosts: number; findings: number }, now = new Date()): Promise<void> {
+  await store.col.batches.updateOne(
+    { _id: batchId(runId, seq), done: null },
+    { $set: { done: { at: now, ...counts }, failed: null } },
+  );
+}
+
+export async function markBatchFailed(store: Store, runId: string, seq: number, message: string, now = new Date()): Promise<void> {
+  await store.col.batches.updateOne({ _id: batchId(runId, seq), done: null }, { $set: { failed: { at: now, message: message.slice(0, 500) } } });
+}
+
+/** A failed batch retried (Bull Board): clear its failure so it counts as pending again. */
+export async function clearBatchFailure(store: Store, runId: string, seq: number): Promise<void> {
+  await store.col.batches.updateOne({ _id: batchId(runId, seq), done: null }, { $set: { failed: null } });
+}
+
+export interface BatchStats {
+  staged: number;
+  done: number;
+  failed: number;
+  pending: number;
+  hostsWritten: number;
+  findingsWritten: number;
+}
+
+export async function batchStats(store: Store, runId: string): Promise<BatchStats> {
+  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0 };
+  const cursor = store.col.batches.find({ runId }, { projection: { done: 1, failed: 1 } });
+  for await (const b of cursor) {
+    s.staged++;
+    if (b.done) {
+      s.done++;
+      s.hostsWritten += b.done.hosts;
+      s.findingsWritten += b.done.findings;
+    } else if (b.failed) s.failed++;
+    else s.pending++;
+  }
+  return s;
+}
+
+/** Batches staged and not yet written or failed: what the parser's backpressure counts. */
+export async function pendingBatches(store: Store, runId: string): Promise<number> {
+  return store.col.batches.countDocuments({ runId, done: null, failed: null });
+}
+
+export async function deleteBatches(store: Store, runId: string): Promise<void> {
+  await store.col.batches.deleteMany({ runId });
+}

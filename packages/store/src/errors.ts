@@ -1,0 +1,20 @@
+/** The store's error: a stable code; `retryable` says whether the job should be tried again. */
+export class StoreError extends Error {
+  constructor(
+    readonly code:
+      | 'RUN_NOT_FOUND'
+      | 'RUN_STATE_CONFLICT'
+      | 'CONNECTOR_NOT_FOUND'
+      | 'CONNECTOR_NAME_TAKEN'
+      | 'BATCH_NOT_FOUND'
+      | 'REPORT_FILE_MISMATCH'
+      | 'REPORT_FILE_MISSING'
+      | 'WRITE_CONFLICT',
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}

@@ -1,0 +1,74 @@
+/** Finalize one run: transitions, URBA, counts, final state, report recorded as ingested. */
+import { isComplete, DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
+import type { Store } from './store.ts';
+import type { RunDoc, RunState } from './documents.ts';
+import { advanceRun, endStage, getRun, isTerminal } from './runs.repository.ts';
+import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from './finalize-run.ts';
+import { batchStats, deleteBatches } from './batches.repository.ts';
+
+export interface FinalizeOptions {
+  /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
+  threshold?: number;
+  now?: Date;
+}
+
+export async function finalizeRun(store: Store, runId: string, opts: FinalizeOptions = {}): Promise<RunDoc> {
+  const now = opts.now ?? new Date();
+  let run = await getRun(store, runId);
+  if (isTerminal(run.state)) return run;
+  const moved = await advanceRun(store, runId, ['parsing', 'writing', 'finalizing'], 'finalizing', { stage: 'finalize', now });
+  if (!moved) return getRun(store, runId);
+  run = moved;
+  const connector = await store.col.connectors.findOne({ _id: run.connectorId });
+  const stats = await batchStats(store, runId);
+  const completeness = await runCompleteness(run, stats);
+  const complete = isComplete(completeness);
+  if (complete) await applyPendingChanges(store, run, now);
+  else await dropPendingChanges(store, runId);
+  const { urba } = await applyUrba(store, run, {
+    autoUrba: connector?.autoUrba ?? false,
+    dryRun: connector?.urbaDryRun ?? false,
+    threshold: connector?.urbaThreshold ?? opts.threshold ?? DEFAULT_URBA_THRESHOLD,
+    completeness,
+    now,
+  });
+  const { stats: _s, ...counts } = await deriveCounts(store, run);
+  const state: RunState = complete ? 'succeeded' : stats.done > 0 ? 'partial' : 'failed';
+  const set: Record<string, unknown> = { urba, review: urba.decision === 'threshold' };
+  for (const [k, v] of Object.entries(counts)) set[`counts.${k}`] = v;
+  set['progress.batchesWritten'] = stats.done;
+  if (!complete && !run.error) {
+    set.error = {
+      class: 'RUN_INCOMPLETE',
+      message: !completeness.readToEnd
+        ? 'the report was not read to its end'
+        : !completeness.allBatchesWritten
+          ? `${stats.failed} of ${run.parse?.batches ?? '?'} batches failed`
+          : `counts do not add up: parsed ${completeness.findingsParsed}, written ${completeness.findingsWritten}, rejected ${completeness.rejected}`,
+      stage: 'finalize',
+      at: now,
+    };
+  }
+  await endStage(store, runId, 'finalize', now);
+  if (complete && run.reportId) {
+    await store.col.reports.updateOne(
+      { connectorId: run.connectorId, reportId: run.reportId },
+      {
+        $set: {
+          title: run.reportTitle ?? '',
+          launchedAt: run.reportLaunchedAt,
+          runId,
+          fileId: run.file?.id ?? null,
+          length: run.file?.length ?? 0,
+          sha256: run.file?.sha256 ?? '',
+          ingestedAt: now,
+        },
+        $setOnInsert: { _id: `${run.connectorId}:${run.reportId}`, connectorId: run.connectorId, reportId: run.reportId },
+      },
+      { upsert: true },
+    );
+  }
+  const done = await advanceRun(store, runId, ['finalizing'], state, { set, now });
+  if (complete) await deleteBatches(store, runId);
+  return done ?? getRun(store, runId);
+}

@@ -1,0 +1,182 @@
+/**
+ * Run records. The state only moves forward, by compare-and-set: every update names the states it
+ * may come from, so a job run twice (or late) cannot move a run backwards. A failed or partial run
+ * may be revived by a retried job (Bull Board retry), which counts it in `resumes`.
+ */
+import type { Store } from './store.ts';
+import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type StageTiming } from './documents.ts';
+import { StoreError } from './errors.ts';
+
+export type Stage = keyof RunDoc['timings'];
+
+const emptyTiming = (): StageTiming => ({ startedAt: null, endedAt: null, ms: null });
+
+export function emptyCounts(): RunCounts {
+  return {
+    bytes: 0,
+    hostsParsed: 0,
+    findingsParsed: 0,
+    hostsCreated: 0,
+    hostsUpdated: 0,
+    findingsCreated: 0,
+    findingsUpdated: 0,
+    findingsClosed: 0,
+    findingsReopened: 0,
+    urbaClosed: 0,
+    recordsRejected: 0,
+    batches: 0,
+    batchesWritten: 0,
+    batchesFailed: 0,
+  };
+}
+
+export interface NewRun {
+  _id: string;
+  connectorId: string;
+  syncId: string;
+  trigger: RunTrigger;
+  network: string;
+  index: number;
+  report: { id: string; title: string; launchedAt: Date | null } | null;
+  skipped?: RunDoc['skipped'];
+  state: 'queued' | 'no-new-report';
+}
+
+/** Insert a run unless it exists (same _id): idempotent for a retried planning job. */
+export async function createRun(store: Store, r: NewRun, now = new Date()): Promise<RunDoc> {
+  const existing = await store.col.runs.findOne({ _id: r._id });
+  if (existing) return existing;
+  const reportId = r.report?.id ?? null;
+  const attempt = 1 + (await store.col.runs.countDocuments({ connectorId: r.connectorId, reportId }));
+  const doc: RunDoc = {
+    _id: r._id,
+    connectorId: r.connectorId,
+    syncId: r.syncId,
+    trigger: r.trigger,
+    reportId,
+    reportTitle: r.report?.title ?? null,
+    reportLaunchedAt: r.report?.launchedAt ?? null,
+    attempt,
+    network: r.network,
+    state: r.state,
+    index: r.index,
+    skipped: r.skipped ?? [],
+    createdAt: now,
+    updatedAt: now,
+    endedAt: r.state === 'no-new-report' ? now : null,
+    timings: { fetch: emptyTiming(), parse: emptyTiming(), write: emptyTiming(), finalize: emptyTiming() },
+    counts: emptyCounts(),
+    rejected: [],
+    qualys: { calls: 0, conflicts409: 0, waitedSec: 0 },
+    progress: { bytesDownloaded: 0, bytesParsed: 0, batchesWritten: 0 },
+    parse: null,
+    file: null,
+    urba: null,
+    review: false,
+    resumes: 0,
+    error: null,
+  };
+  try {
+    await store.col.runs.insertOne(doc);
+    return doc;
+  } catch (err) {
+    const again = await store.col.runs.findOne({ _id: r._id });
+    if (again) return again;
+    throw err;
+  }
+}
+
+export async function getRun(store: Store, runId: string): Promise<RunDoc> {
+  const run = await store.col.runs.findOne({ _id: runId });
+  if (!run) throw new StoreError('RUN_NOT_FOUND', `run ${runId} not found`, false);
+  return run;
+}
+
+export function isTerminal(state: RunState): boolean {
+  return TERMINAL_RUN_STATES.includes(state);
+}
+
+/**
+ * Move a run to `to` if it is in one of `from` (or already in `to`: idempotent). Starting a stage
+ * stamps its start time once. Returns the run after the move, or null when the run was elsewhere.
+ */
+export async function advanceRun(
+  store: Store,
+  runId: string,
+  from: RunState[],
+  to: RunState,
+  opts: { stage?: Stage; set?: Record<string, unknown>; now?: Date } = {},
+): Promise<RunDoc | null> {
+  const now = opts.now ?? new Date();
+  const set: Record<string, unknown> = { state: to, updatedAt: now, ...opts.set };
+  if (isTerminal(to)) set.endedAt = now;
+  else set.endedAt = null;
+  const moved = await store.col.runs.findOneAndUpdate(
+    { _id: runId, state: { $in: from.filter((s) => s !== to) } },
+    { $set: set },
+    { returnDocument: 'after' },
+  );
+  if (moved) {
+    if (opts.stage) await startStage(store, runId, opts.stage, now);
+    return moved;
+  }
+  const run = await store.col.runs.findOne({ _id: runId });
+  if (run?.state === to) {
+    if (opts.set) await store.col.runs.updateOne({ _id: runId, state: to }, { $set: { ...opts.set, updatedAt: now } });
+    return store.col.runs.findOne({ _id: runId });
+  }
+  return null;
+}
+
+/** Revive a failed or partial run for a retried job: counts the resume, clears the error. */
+export async function reviveRun(store: Store, runId: string, to: RunState, now = new Date()): Promise<RunDoc | null> {
+  return store.col.runs.findOneAndUpdate(
+    { _id: runId, state: { $in: ['failed', 'partial'] } },
+    { $set: { state: to, updatedAt: now, endedAt: null, error: null }, $inc: { resumes: 1 } },
+    { returnDocument: 'after' },
+  );
+}
+
+export async function startStage(store: Store, runId: string, stage: Stage, now = new Date()): Promise<void> {
+  await store.col.runs.updateOne(
+    { _id: runId, [`timings.${stage}.startedAt`]: null },
+    { $set: { [`timings.${stage}.startedAt`]: now } },
+  );
+}
+
+export async function endStage(store: Store, runId: string, stage: Stage, now = new Date()): Promise<void> {
+  const run = await store.col.runs.findOne({ _id: runId }, { projection: { timings: 1 } });
+  const started = run?.timings[stage].startedAt ?? now;
+  await store.col.runs.updateOne(
+    { _id: runId },
+    { $set: { [`timings.${stage}.endedAt`]: now, [`timings.${stage}.ms`]: now.getTime() - started.getTime() } },
+  );
+}
+
+/** Record an error (class and message only: callers never pass secrets) and fail the run. */
+export async function failRun(store: Store, runId: string, error: Omit<RunError, 'at'>, now = new Date()): Promise<RunDoc | null> {
+  return store.col.runs.findOneAndUpdate(
+    { _id: runId, state: { $nin: ['succeeded', 'no-new-report', 'failed', 'partial'] } },
+    { $set: { state: 'failed', error: { ...error, message: error.message.slice(0, 2000), at: now }, endedAt: now, updatedAt: now } },
+    { returnDocument: 'after' },
+  );
+}
+
+export async function setProgress(store: Store, runId: string, p: Partial<RunDoc['progress']>): Promise<void> {
+  const set: Record<string, number> = {};
+  for (const [k, v] of Object.entries(p)) set[`progress.${k}`] = v;
+  await store.col.runs.updateOne({ _id: runId }, { $set: set });
+}
+
+/** Qualys calls made and seconds waited add up over every attempt (they happened). */
+export async function addQualysStats(store: Store, runId: string, s: { calls: number; conflicts409: number; waitedSec: number }): Promise<void> {
+  await store.col.runs.updateOne(
+    { _id: runId },
+    { $inc: { 'qualys.calls': s.calls, 'qualys.conflicts409': s.conflicts409, 'qualys.waitedSec': s.waitedSec } },
+  );
+}
+
+/** Runs of one sync, in ingest order. */
+export async function runsOfSync(store: Store, syncId: string): Promise<RunDoc[]> {
+  return store.col.runs.find({ syncId }).sort({ index: 1 }).toArray();
+}
