@@ -43,6 +43,14 @@ function toBool(s: string | null | undefined): boolean | null {
   }
 }
 
+function evidence(vals: Vals): { expected: string | null; actual: string | null } | null {
+  const expected = vals[RESULT.expected] ?? null;
+  const actual = vals[RESULT.actual] ?? null;
+  if (expected !== null || actual !== null) return { expected, actual };
+  const text = vals[RESULT.evidenceText];
+  return text == null ? null : splitEvidence(text);
+}
+
 export class RecordBuilder {
   root = '';
   readonly headerVals: Vals = nulls(GROUP_SIZES[G_HEADER]!);
@@ -312,15 +320,13 @@ export class RecordBuilder {
       this.reject('unknown-test-status', `result at line ${line} (control ${controlId}, host ${h.hostKey}) ${what}; expected Passed, Failed or Error`, line, h, controlId);
       return;
     }
-    const technology = v(RESULT.technology) ?? v(RESULT.technologyText);
+    // technology and evidence come as a whole from the most specific level that has them
+    const ownTech = own[RESULT.technology] ?? own[RESULT.technologyText] ?? null;
+    const technology = ownTech ?? dflt[RESULT.technology] ?? dflt[RESULT.technologyText] ?? null;
+    const technologyId = ownTech !== null ? (own[RESULT.technologyId] ?? null) : v(RESULT.technologyId);
     const instance = v(RESULT.instance);
     const criticalityValue = toInt(v(RESULT.criticalityValue));
-    let expected = v(RESULT.expected);
-    let actual = v(RESULT.actual);
-    if (expected === null && actual === null) {
-      const text = v(RESULT.evidenceText);
-      if (text !== null) ({ expected, actual } = splitEvidence(text));
-    }
+    const { expected, actual } = evidence(own) ?? evidence(dflt) ?? { expected: null, actual: null };
     const rec: FindingRecord = {
       type: 'finding',
       findingKey: findingKey({ hostKey: h.hostKey, policyId: this.policyId, controlId, technology, instance }),
@@ -332,7 +338,7 @@ export class RecordBuilder {
       controlId,
       statement: v(RESULT.statement),
       technology,
-      technologyId: v(RESULT.technologyId),
+      technologyId,
       instance,
       testStatus,
       status: statusFromTestStatus(testStatus),
