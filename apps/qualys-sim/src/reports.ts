@@ -165,7 +165,11 @@ export class ReportService {
         if (cut.mode === 'reset') {
           res.write(piece, () => res.destroy());
           if (piece.length === 0) res.destroy();
-        } else res.end(piece);
+        } else {
+          // write first: end(data) on an unsent response would add a Content-Length of its own
+          res.write(piece);
+          res.end();
+        }
         return;
       }
       sent += piece.length;
