@@ -174,13 +174,14 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
   const lengthText = headerText(res.headers['content-length']);
   const contentLength = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : undefined;
   const etag = headerText(res.headers.etag);
-  const rootName = opened.rootName;
+  // An XML body without Content-Length is complete only once its root element is closed.
+  const xmlBody = contentType ? /xml/i.test(contentType) : opened.rootName !== undefined;
   const progress: DownloadProgress = { bytes: 0, resumes: 0, restarts: 0, sha256: undefined };
 
   async function* generate(): AsyncGenerator<Buffer> {
     let total = contentLength;
     const hash: Hash = createHash('sha256');
-    let tail: Buffer = Buffer.alloc(0);
+    const tail = new Tail();
     let rangeUsable = isStrongEtag(etag);
     let cur: Opened | undefined = opened;
     /** bytes of a restarted answer still to replay (not emitted), and the digest they must have */
@@ -188,6 +189,7 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
     let replayHash: Hash | undefined;
     let replayDigest = '';
     let failuresWithoutProgress = 0;
+    const sniffer = new RootSniffer();
     try {
       for (;;) {
         let cut: string | undefined;
@@ -208,7 +210,10 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
             if (total !== undefined && progress.bytes > total)
               throw new QualysError('QUALYS_BODY_CHANGED', `${what}: more bytes than the announced ${total}; start over`, { retryable: true });
             hash.update(data);
-            if (rootName && total === undefined) tail = keepTail(tail, data);
+            if (xmlBody) {
+              if (sniffer.root === undefined) sniffer.write(data);
+              tail.push(data);
+            }
             yield data;
           }
         } catch (err) {
@@ -220,12 +225,11 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
           cur = undefined;
         }
         if (!cut && replay > 0) cut = `ended after ${progress.bytes} bytes while replaying`;
-        if (!cut) {
-          if (total !== undefined) {
-            if (progress.bytes < total) cut = `ended at ${progress.bytes} of ${total} bytes`;
-          } else if (rootName && !endsWithClosingTag(tail, rootName)) {
-            cut = `ended at ${progress.bytes} bytes without </${rootName}>`;
-          }
+        if (!cut && total !== undefined && progress.bytes < total) cut = `ended at ${progress.bytes} of ${total} bytes`;
+        if (!cut && xmlBody && (sniffer.root === undefined || !endsWithClosingTag(tail.bytes(), sniffer.root))) {
+          cut = `ended at ${progress.bytes} bytes without the end of its root element`;
+          // the length it declared was not the document's: trust only what the next answers say
+          total = undefined;
         }
         if (!cut) {
           progress.sha256 = hash.digest('hex');
@@ -308,10 +312,20 @@ async function drop(o: Opened): Promise<void> {
 
 const TAIL = 8 * 1024;
 
-function keepTail(tail: Buffer, data: Buffer): Buffer {
-  if (data.length >= TAIL) return Buffer.from(data.subarray(-TAIL));
-  if (tail.length + data.length <= 2 * TAIL) return Buffer.concat([tail, data]);
-  return Buffer.concat([tail, data]).subarray(-TAIL);
+/** The last TAIL bytes of a body, kept as references to its last chunks (no copy per chunk). */
+class Tail {
+  private chunks: Buffer[] = [];
+  private length = 0;
+  push(data: Buffer): void {
+    this.chunks.push(data);
+    this.length += data.length;
+    while (this.chunks.length > 1 && this.length - (this.chunks[0]?.length ?? 0) >= TAIL) {
+      this.length -= this.chunks.shift()?.length ?? 0;
+    }
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks).subarray(-TAIL);
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The client against the simulator over real HTTP: lists, launch, about, checkAccess, errors, limits. */
 import net from 'node:net';
 import t from 'tap';
-import { startSimulator, type Simulator } from '@qpc/qualys-sim';
+import { resolveScenario, startSimulator, type Simulator } from '@qpc/qualys-sim';
 import { createQualysClient, QualysError, type QualysClient, type QualysClientOptions } from '../src/index.ts';
 import { FAST, type Teardown } from './helpers.ts';
 
@@ -93,7 +93,7 @@ t.test('checkAccess: each failure is specific', async (t) => {
   t.equal(e1.status, 401);
   t.equal(bad.stats().calls, 1, '401 is not retried');
 
-  const noPc = await sim(t, { scenario: { user: { login: 'demo', password: 'demo' }, pcModule: false, launchFinishAfterMs: 1000, reports: [] } });
+  const noPc = await sim(t, { scenario: resolveScenario({ pcModule: false, reports: [] }) });
   const e2 = await failure(client(t, noPc).checkAccess('QPC-DEMO'));
   t.equal(e2.code, 'QUALYS_NO_PC_MODULE');
   t.equal(e2.retryable, false);
