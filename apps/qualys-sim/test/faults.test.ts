@@ -16,7 +16,7 @@ const scenario = () =>
     ],
   });
 
-async function sim(t: Tap.Test): Promise<Simulator> {
+async function sim(t: { teardown(fn: () => unknown): void }): Promise<Simulator> {
   const s = await startSimulator({ port: 0, scenario: scenario() });
   t.teardown(() => s.close());
   return s;

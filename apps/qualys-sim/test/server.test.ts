@@ -4,7 +4,7 @@ import { call, sha256, simple, STD } from './http-helper.ts';
 
 const REPORT = '/api/2.0/fo/report/';
 
-async function sim(t: Tap.Test, scenario = resolveScenario({ ...DEMO_SCENARIO, launchFinishAfterMs: 300 })): Promise<Simulator> {
+async function sim(t: { teardown(fn: () => unknown): void }, scenario = resolveScenario({ ...DEMO_SCENARIO, launchFinishAfterMs: 300 })): Promise<Simulator> {
   const s = await startSimulator({ port: 0, scenario });
   t.teardown(() => s.close());
   return s;
