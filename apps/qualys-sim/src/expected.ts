@@ -131,7 +131,7 @@ export function* expectedRecords(spec: ReportSpec, opts: ExpectedOptions = {}): 
             rationale: trimmed(c.rationale),
             remediation: trimmed(c.remediation),
             evaluationDate: host.evaluationDate,
-            previousStatus: opt && r & R_PREV ? (s === FAILED ? 'Passed' : 'Failed') : null,
+            previousStatus: opt && r & R_PREV ? (s === PASSED ? 'Failed' : 'Passed') : null,
             firstFailDate: opt && s === FAILED ? host.firstFailDate : null,
             lastFailDate: opt && s === FAILED ? host.lastFailDate : null,
             firstPassDate: opt && s === PASSED ? host.firstPassDate : null,
