@@ -1,9 +1,9 @@
 /** Every refusal of policy-report.md: a typed error with a stable code that says what and where. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { QualysReturnError, ReportError } from '../src/errors.ts';
 import { fixture, parse } from './helpers.ts';
 
-async function refusal(t: Tap.Test, input: string | Buffer, code: string, message: RegExp, where: { line?: number; byteOffset?: number } = {}, opts = {}) {
+async function refusal(t: Test, input: string | Buffer, code: string, message: RegExp, where: { line?: number; byteOffset?: number } = {}, opts = {}) {
   const err = await parse(input, opts).then(
     () => null,
     (e: unknown) => e,
@@ -15,10 +15,6 @@ async function refusal(t: Tap.Test, input: string | Buffer, code: string, messag
   if (where.line !== undefined) t.equal(err.line, where.line, 'line');
   if (where.byteOffset !== undefined) t.equal(err.byteOffset, where.byteOffset, 'byte offset');
   return err;
-}
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = Tap;
 }
 
 t.test('another root is named', async (t) => {
