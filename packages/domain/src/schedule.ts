@@ -32,14 +32,15 @@ export function isValidTimezone(tz: string): boolean {
   }
 }
 
-/** The cron pattern of a schedule (5 fields: minute hour day-of-month month day-of-week). */
+/** The cron pattern of a schedule (5 fields: minute hour day-of-month month day-of-week; or 6, seconds first). */
 export function scheduleToCron(s: Schedule): string {
   if (!isValidTimezone(s.timezone)) throw new ScheduleError(`unknown time zone "${s.timezone}"`);
   switch (s.kind) {
     case 'cron': {
       const fields = s.cron.trim().split(/\s+/);
-      if (fields.length !== 5 || !fields.every((f) => /^[\d*,/\-A-Za-z?LW#]+$/.test(f))) {
-        throw new ScheduleError(`cron must have 5 fields (minute hour day month weekday), got "${s.cron}"`);
+      // 5 fields, or 6 with seconds first (BullMQ's cron parser reads both)
+      if (fields.length < 5 || fields.length > 6 || !fields.every((f) => /^[\d*,/\-A-Za-z?LW#]+$/.test(f))) {
+        throw new ScheduleError(`cron must have 5 fields (minute hour day month weekday) or 6 (seconds first), got "${s.cron}"`);
       }
       return fields.join(' ');
     }

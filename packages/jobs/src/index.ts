@@ -3,7 +3,7 @@
  * Queue and job names are persisted data (they are part of Redis keys and job ids): never rename one.
  */
 import { z } from 'zod';
-import { UnrecoverableError, type JobsOptions } from 'bullmq';
+import { Queue, UnrecoverableError, type ConnectionOptions, type JobsOptions } from 'bullmq';
 
 export const QUEUES = {
   sync: 'sync',
@@ -65,11 +65,17 @@ export type JobsOfQueue<Q extends QueueName> = {
 
 /** Deterministic job ids make every enqueue idempotent (BullMQ ignores a duplicate id). */
 export const jobIds = {
-  fetch: (runId: string) => `fetch-${runId}`,
-  parse: (runId: string) => `parse-${runId}`,
+  /** on-demand syncs: one job per request (scheduled syncs get BullMQ's own id per slot) */
+  sync: (connectorId: string, requestId: string) => `sync-${connectorId}-${requestId}`,
+  fetch: (runId: string, generation = 0) => (generation ? `fetch-${runId}-${generation}` : `fetch-${runId}`),
+  parse: (runId: string, generation = 0) => (generation ? `parse-${runId}-${generation}` : `parse-${runId}`),
   upsert: (runId: string, seq: number) => `upsert-${runId}-${seq}`,
-  finalize: (runId: string) => `finalize-${runId}`,
+  /** generation: how many times the run was revived (a finalized run retried through Bull Board) */
+  finalize: (runId: string, generation = 0) => (generation ? `finalize-${runId}-${generation}` : `finalize-${runId}`),
 };
+
+/** The scheduler id of a connector's schedule (one BullMQ job scheduler per connector). */
+export const schedulerId = (connectorId: string) => `connector-${connectorId}`;
 
 /**
  * Defaults follow BullMQ's production guide: retries with exponential backoff, completed jobs kept
@@ -114,3 +120,46 @@ export function parsePayload<N extends JobName>(name: N, data: unknown): JobData
 export function isJobName(name: string): name is JobName {
   return Object.hasOwn(JOBS, name);
 }
+
+/** Typed enqueueing: a job name accepts only its own payload; the payload is validated before it is added. */
+export interface Enqueuer {
+  add<N extends JobName>(name: N, payload: JobPayload<N>, opts?: { jobId?: string; delay?: number }): Promise<string | undefined>;
+  queue(name: QueueName): Queue;
+  close(): Promise<void>;
+}
+
+export function createEnqueuer(opts: { connection: ConnectionOptions; prefix: string }): Enqueuer {
+  const queues = new Map<QueueName, Queue>();
+  const queue = (name: QueueName): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
+      q.on('error', () => undefined); // connection errors surface on add(); an unhandled 'error' would crash
+      queues.set(name, q);
+    }
+    return q;
+  };
+  return {
+    queue,
+    async add(name, payload, o = {}) {
+      const data = parsePayload(name, payload);
+      const job = await queue(JOBS[name].queue).add(name, data, {
+        ...jobOptions[name],
+        ...(o.jobId ? { jobId: o.jobId } : {}),
+        ...(o.delay ? { delay: o.delay } : {}),
+      });
+      return job.id;
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    },
+  };
+}
+
+/**
+ * Worker settings shared by every worker app. A SIGKILLed worker's active job is found stalled after
+ * its lock expires (lockDuration) at the next stall check (stalledInterval), then handed to another
+ * worker: about 15 s at worst here instead of BullMQ's 60 s default. Every job is idempotent, so a
+ * stalled job run again is harmless; maxStalledCount allows a few crashes before the job is failed.
+ */
+export const workerDefaults = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 } as const;

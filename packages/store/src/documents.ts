@@ -128,7 +128,7 @@ export interface RunDoc {
   /** order of this run among the runs of its sync (ingested one by one, oldest first) */
   index: number;
   /** reports skipped by the selection (older unseen ones of the same title) */
-  skipped: { reportId: string; title: string; launchedAt: Date | null }[];
+  skipped: { reportId: string; title: string; launchedAt: Date | null; reason: string }[];
   createdAt: Date;
   updatedAt: Date;
   endedAt: Date | null;

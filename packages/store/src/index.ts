@@ -15,3 +15,4 @@ export * from './host-identity.ts';
 export * from './write-batch.ts';
 export * from './finalize-run.ts';
 export * from './run-finalizer.ts';
+export * from './pipeline-steps.ts';

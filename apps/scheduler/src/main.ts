@@ -1,0 +1,38 @@
+/** scheduler: keeps one BullMQ job scheduler per connector schedule in step with MongoDB. */
+import { Queue } from 'bullmq';
+import { loadConfig } from '@qpc/config';
+import { QUEUES } from '@qpc/jobs';
+import { connectStore } from '@qpc/store';
+import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat } from '@qpc/worker-kit';
+import { reconcileSchedules, startReconciler } from './schedules.service.ts';
+
+const config = loadConfig(process.env);
+const logger = createLogger('scheduler', config.QPC_LOG_LEVEL);
+const redis = createRedis(config.REDIS_URL, 'client', logger);
+await assertNoEviction(redis);
+const { client: mongo, store } = await connectStore(config.MONGO_URL);
+const syncQueue = new Queue(QUEUES.sync, { connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
+syncQueue.on('error', (err) => logger.warn({ err: { message: err.message } }, 'queue error'));
+
+let healthy = false;
+const stop = startReconciler(
+  async () => {
+    await reconcileSchedules(store, syncQueue, logger);
+    healthy = true;
+  },
+  1_000,
+  logger,
+);
+const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => healthy && redis.status === 'ready');
+logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'scheduler started');
+
+onShutdown(
+  () => [
+    { name: 'reconciler', close: stop },
+    { name: 'heartbeat', close: async () => stopHeartbeat() },
+    { name: 'queue', close: () => syncQueue.close() },
+    { name: 'redis', close: () => redis.quit() },
+    { name: 'mongo', close: () => mongo.close() },
+  ],
+  { timeoutMs: config.QPC_SHUTDOWN_TIMEOUT_MS, logger },
+);

@@ -1,0 +1,89 @@
+/**
+ * Download one report into GridFS, streaming, and check it is whole: the stored length equals the
+ * announced Content-Length, and the SHA-256 computed while storing equals the one the client computed
+ * over the bytes it received (across resumes). Only then does the run move on to parsing.
+ */
+import type { QualysClient } from '@qpc/qualys-client';
+import type { SecretBox } from '@qpc/secrets';
+import {
+  addQualysStats,
+  advanceRun,
+  connectorCredentials,
+  endStage,
+  getConnector,
+  getRun,
+  hasReportFile,
+  reportFileId,
+  reviveRun,
+  saveReportFile,
+  setProgress,
+  StoreError,
+  type Store,
+} from '@qpc/store';
+import type { Logger } from '@qpc/worker-kit';
+
+export interface FetchDeps {
+  store: Store;
+  box: SecretBox;
+  qualys: (creds: { url: string; username: string; password: string }) => QualysClient;
+  enqueueParse: (runId: string, connectorId: string, generation: number) => Promise<unknown>;
+  logger: Logger;
+  progress?: (p: Record<string, number>) => Promise<void>;
+}
+
+export type FetchResult = { outcome: 'done' | 'skipped'; bytes?: number; reason?: string };
+
+export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchResult> {
+  const { store } = deps;
+  let run = await getRun(store, runId);
+  if (run.state === 'failed') {
+    const revived = await reviveRun(store, runId, 'fetching');
+    if (!revived) return { outcome: 'skipped', reason: 'run moved on' };
+    run = revived;
+  }
+  if (run.state !== 'queued' && run.state !== 'fetching') {
+    return { outcome: 'skipped', reason: `run is ${run.state}` };
+  }
+  const moved = await advanceRun(store, runId, ['queued', 'fetching'], 'fetching', { stage: 'fetch' });
+  if (!moved || !run.reportId) return { outcome: 'skipped', reason: 'run moved on' };
+
+  const fileId = reportFileId(runId);
+  let file = run.file;
+  if (!file || !(await hasReportFile(store, file.id, file.length))) {
+    const connector = await getConnector(store, run.connectorId);
+    const client = deps.qualys(connectorCredentials(connector, deps.box));
+    try {
+      const dl = await client.fetchReport(run.reportId);
+      let lastProgress = 0;
+      const stored = await saveReportFile(store, fileId, dl.body, {
+        metadata: { runId, reportId: run.reportId, connectorId: run.connectorId },
+        onProgress: (bytes) => {
+          const now = Date.now();
+          if (now - lastProgress < 500) return;
+          lastProgress = now;
+          void setProgress(store, runId, { bytesDownloaded: bytes }).catch(() => undefined);
+          void deps.progress?.({ bytesDownloaded: bytes }).catch(() => undefined);
+        },
+      });
+      const announced = dl.contentLength;
+      if ((announced !== undefined && announced !== stored.length) || (dl.progress.sha256 !== undefined && dl.progress.sha256 !== stored.sha256)) {
+        throw new StoreError(
+          'REPORT_FILE_MISMATCH',
+          `stored report differs from the download: ${stored.length} bytes stored, ${announced ?? '?'} announced`,
+          true,
+        );
+      }
+      file = { ...stored, etag: dl.etag ?? null };
+      await store.col.runs.updateOne({ _id: runId }, { $set: { file, 'counts.bytes': stored.length, 'progress.bytesDownloaded': stored.length } });
+    } finally {
+      const s = client.stats();
+      await addQualysStats(store, runId, { calls: s.calls, conflicts409: s.conflicts409, waitedSec: s.waitedSec + s.slotWaitSec });
+      await client.close();
+    }
+  }
+  await endStage(store, runId, 'fetch');
+  const next = await advanceRun(store, runId, ['fetching'], 'parsing', { stage: 'parse' });
+  if (next) await deps.enqueueParse(runId, next.connectorId, next.resumes);
+  deps.logger.info({ runId, bytes: file.length, sha256: file.sha256 }, 'report stored');
+  return { outcome: 'done', bytes: file.length };
+}

@@ -1,0 +1,129 @@
+/**
+ * Sync planning (domain.md "Which reports a sync pulls"): take the connector's sync lock, list the
+ * reports, pick the new ones, create one run per chosen report (ingested one by one, oldest first), or
+ * a `no-new-report` run. Idempotent: the sync id is the job id, run ids derive from it, so a retried
+ * planning job finds its own lock and runs and carries on.
+ */
+import { selectReports } from '@qpc/domain';
+import type { QualysClient } from '@qpc/qualys-client';
+import type { SecretBox } from '@qpc/secrets';
+import {
+  acquireSyncLock,
+  addQualysStats,
+  connectorCredentials,
+  continueSync,
+  createRun,
+  getConnector,
+  releaseSyncLock,
+  setLockRuns,
+  stableId,
+  type RunTrigger,
+  type Store,
+} from '@qpc/store';
+import type { Logger } from '@qpc/worker-kit';
+
+export interface SyncDeps {
+  store: Store;
+  box: SecretBox;
+  qualys: (creds: { url: string; username: string; password: string }) => QualysClient;
+  enqueueFetch: (runId: string, connectorId: string) => Promise<unknown>;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type SyncResult =
+  | { outcome: 'joined'; syncId: string }
+  | { outcome: 'planned'; syncId: string; runIds: string[] }
+  | { outcome: 'no-new-report'; syncId: string; runId: string }
+  | { outcome: 'resumed'; syncId: string; step: string };
+
+export function runIdFor(syncId: string, key: string): string {
+  return stableId('run', syncId, key);
+}
+
+export async function planSync(
+  deps: SyncDeps,
+  syncId: string,
+  req: { connectorId: string; trigger: RunTrigger; reingest: boolean },
+): Promise<SyncResult> {
+  const { store } = deps;
+  const now = deps.now?.() ?? new Date();
+  const connector = await getConnector(store, req.connectorId);
+  const lock = await acquireSyncLock(store, connector._id, syncId, now);
+  if (!lock.acquired) return { outcome: 'joined', syncId: lock.holder.syncId };
+  if (lock.lock.runIds.length > 0) {
+    // a retried planning job: its runs exist; make sure the sync goes on
+    const step = await continueSync(store, syncId, connector._id, deps.enqueueFetch);
+    return { outcome: 'resumed', syncId, step };
+  }
+  const client = deps.qualys(connectorCredentials(connector, deps.box));
+  let stats = { calls: 0, conflicts409: 0, waitedSec: 0 };
+  let reports;
+  try {
+    reports = await client.listReports();
+  } finally {
+    const s = client.stats();
+    stats = { calls: s.calls, conflicts409: s.conflicts409, waitedSec: s.waitedSec + s.slotWaitSec };
+    await client.close();
+  }
+  const ingested = new Set(
+    (await store.col.reports.find({ connectorId: connector._id }, { projection: { reportId: 1 } }).toArray()).map((r) => r.reportId),
+  );
+  const sel = selectReports(reports, { prefix: connector.reportTitlePrefix, ingested, now, reingest: req.reingest });
+  const skipped = sel.skipped.map((s) => ({ reportId: s.report.id, title: s.report.title, launchedAt: s.report.launchedAt ?? null, reason: s.reason }));
+  if (sel.chosen.length === 0) {
+    const runId = runIdFor(syncId, 'none');
+    await createRun(store, { _id: runId, connectorId: connector._id, syncId, trigger: req.trigger, network: connector.network, index: 0, report: null, skipped, state: 'no-new-report' }, now);
+    await addQualysStats(store, runId, stats);
+    await releaseSyncLock(store, connector._id, syncId);
+    deps.logger.info({ connectorId: connector._id, syncId, listed: reports.length }, 'sync: no new report');
+    return { outcome: 'no-new-report', syncId, runId };
+  }
+  const runIds: string[] = [];
+  for (const [index, r] of sel.chosen.entries()) {
+    const runId = runIdFor(syncId, r.id);
+    runIds.push(runId);
+    await createRun(
+      store,
+      {
+        _id: runId,
+        connectorId: connector._id,
+        syncId,
+        trigger: req.trigger,
+        network: connector.network,
+        index,
+        report: { id: r.id, title: r.title, launchedAt: r.launchedAt ?? null },
+        skipped: index === 0 ? skipped : [],
+        state: 'queued',
+      },
+      now,
+    );
+  }
+  const first = runIds[0] as string;
+  await addQualysStats(store, first, stats);
+  await setLockRuns(store, connector._id, syncId, runIds);
+  await deps.enqueueFetch(first, connector._id);
+  deps.logger.info({ connectorId: connector._id, syncId, runs: runIds.length, skipped: skipped.length }, 'sync planned');
+  return { outcome: 'planned', syncId, runIds };
+}
+
+/** A planning job that failed for good: one failed run in the history says why; the lock goes. */
+export async function recordSyncFailure(
+  store: Store,
+  syncId: string,
+  req: { connectorId: string; trigger: RunTrigger },
+  error: { class: string; message: string },
+): Promise<void> {
+  const connector = await store.col.connectors.findOne({ _id: req.connectorId });
+  if (!connector) return;
+  const lock = await store.col.syncLocks.findOne({ _id: connector._id });
+  if (lock?.syncId === syncId && lock.runIds.length > 0) return; // runs exist: they carry on
+  const runId = runIdFor(syncId, 'failed');
+  const now = new Date();
+  await createRun(store, { _id: runId, connectorId: connector._id, syncId, trigger: req.trigger, network: connector.network, index: 0, report: null, state: 'queued' }, now);
+  await store.col.runs.updateOne(
+    { _id: runId, state: 'queued' },
+    { $set: { state: 'failed', endedAt: now, updatedAt: now, error: { class: error.class, message: error.message.slice(0, 2000), stage: 'sync', at: now } } },
+  );
+  await releaseSyncLock(store, connector._id, syncId);
+}

@@ -1,0 +1,2 @@
+export * from './parse.service.ts';
+export * from './processors.ts';

@@ -1,0 +1,161 @@
+/**
+ * Stream a stored report from GridFS through the parser and stage write batches.
+ *
+ * What an upsert job carries: only (runId, seq). The batch itself (up to QPC_BATCH_SIZE findings plus
+ * the host records of their hosts) is staged as ONE MongoDB document: carrying ~500 KB of findings per
+ * job through Redis costs as much as parsing them (architecture.md), and Redis would then hold every
+ * queued batch. Staged in MongoDB it is one extra insert per batch on the database written anyway.
+ *
+ * Backpressure: before staging batch n the parser waits until fewer than QPC_MAX_PENDING_BATCHES
+ * batches are staged and not yet written; the GridFS stream is not read meanwhile. So memory here is
+ * one parser batch + one write batch + the host records of the report (needed to attach a host to
+ * findings that follow it in another batch; ~0.5 KB per host x policy), and Redis holds at most
+ * QPC_MAX_PENDING_BATCHES small upsert jobs per run in flight.
+ *
+ * Idempotent: a re-run (after a crash) re-reads the file from the start and produces the same batches
+ * with the same seq; staging keeps batches already written, and the upsert job ids dedupe.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
+import {
+  advanceRun,
+  endStage,
+  finalizeIfReady,
+  getRun,
+  openReportFile,
+  pendingBatches,
+  resolveHostIdentities,
+  reviveRun,
+  setProgress,
+  stageBatch,
+  startStage,
+  type Store,
+} from '@qpc/store';
+import type { Logger } from '@qpc/worker-kit';
+
+export interface ParseDeps {
+  store: Store;
+  enqueueUpsert: (runId: string, connectorId: string, seq: number) => Promise<unknown>;
+  enqueueFinalize: (runId: string, connectorId: string, generation: number) => Promise<unknown>;
+  logger: Logger;
+  batchSize: number;
+  maxPending: number;
+  progress?: (p: Record<string, number>) => Promise<void>;
+  /** how often the backpressure wait polls (ms) */
+  pollMs?: number;
+}
+
+export type ParseResult = { outcome: 'done' | 'skipped'; batches?: number; findings?: number; error?: string; reason?: string };
+
+export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseResult> {
+  const { store } = deps;
+  let run = await getRun(store, runId);
+  if (run.state === 'failed' || run.state === 'partial') {
+    const revived = await reviveRun(store, runId, 'parsing');
+    if (!revived) return { outcome: 'skipped', reason: 'run moved on' };
+    await store.col.runs.updateOne({ _id: runId }, { $set: { parse: null } });
+    run = revived;
+  }
+  if (run.state !== 'parsing') {
+    // a re-run after a crash past the hand-off: make sure finalize is not forgotten
+    if (run.state === 'writing') await finalizeIfReady(store, runId, deps.enqueueFinalize);
+    return { outcome: 'skipped', reason: `run is ${run.state}` };
+  }
+  if (!run.file) throw new Error(`run ${runId} has no stored report file`);
+  await startStage(store, runId, 'parse');
+  await startStage(store, runId, 'write');
+  const { connectorId, network } = run;
+
+  let bytes = 0;
+  let lastProgress = 0;
+  const file = openReportFile(store, run.file.id);
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of file) {
+      bytes += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+
+  const hostsSeen = new Map<string, HostRecord>(); // `${hostKey}|${policyId}` -> record
+  let newHosts: HostRecord[] = [];
+  let findings: FindingRecord[] = [];
+  let seq = 0;
+  let summary: SummaryRecord | null = null;
+  const rejected = new Map<RejectReason, number>();
+  const pollMs = deps.pollMs ?? 100;
+
+  const flush = async () => {
+    if (findings.length === 0 && newHosts.length === 0) return;
+    const hosts = new Map<string, HostRecord>();
+    for (const h of newHosts) hosts.set(`${h.hostKey}|${h.policyId}`, h);
+    for (const f of findings) {
+      const k = `${f.hostKey}|${f.policyId}`;
+      const h = hostsSeen.get(k);
+      if (h) hosts.set(k, h);
+    }
+    if (newHosts.length) await resolveHostIdentities(store, network, newHosts);
+    while ((await pendingBatches(store, runId)) >= deps.maxPending) await sleep(pollMs);
+    await stageBatch(store, runId, seq, [...hosts.values()], findings);
+    await deps.enqueueUpsert(runId, connectorId, seq);
+    seq++;
+    newHosts = [];
+    findings = [];
+    const now = Date.now();
+    if (now - lastProgress > 500) {
+      lastProgress = now;
+      await setProgress(store, runId, { bytesParsed: bytes });
+      await deps.progress?.({ bytesParsed: bytes, batches: seq });
+    }
+  };
+
+  let parseError: ReportError | null = null;
+  try {
+    for await (const batch of parseReport(counted(), { batchSize: 500 })) {
+      for (const rec of batch) {
+        switch (rec.type) {
+          case 'host':
+            hostsSeen.set(`${rec.hostKey}|${rec.policyId}`, rec);
+            newHosts.push(rec);
+            break;
+          case 'finding':
+            findings.push(rec);
+            if (findings.length >= deps.batchSize) await flush();
+            break;
+          case 'rejected':
+            rejected.set(rec.reason, (rejected.get(rec.reason) ?? 0) + 1);
+            break;
+          case 'summary':
+            summary = rec;
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  } catch (err) {
+    // a refused report (cut, malformed): what was read is written, the run closes nothing
+    if (!(err instanceof ReportError)) throw err;
+    parseError = err;
+  }
+  await flush();
+  const s = summary as SummaryRecord | null;
+  const parse = {
+    complete: parseError === null && s !== null,
+    batches: seq,
+    summary: s ? { hosts: s.hosts, findings: s.findings, passed: s.passed, failed: s.failed, error: s.error, rejected: s.rejected, policies: s.policies, bytes: s.bytes, invalidUtf8: s.invalidUtf8 } : null,
+  };
+  const set: Record<string, unknown> = {
+    parse,
+    rejected: [...rejected].map(([reason, count]) => ({ reason, count })),
+    'progress.bytesParsed': bytes,
+    'counts.hostsParsed': s?.hosts ?? hostsSeen.size,
+    'counts.findingsParsed': s?.findings ?? 0,
+    'counts.recordsRejected': s?.rejected ?? [...rejected.values()].reduce((a, b) => a + b, 0),
+  };
+  if (parseError) set.error = { class: `ReportError:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
+  await endStage(store, runId, 'parse');
+  await advanceRun(store, runId, ['parsing'], 'writing', { set });
+  await finalizeIfReady(store, runId, deps.enqueueFinalize);
+  deps.logger.info({ runId, batches: seq, findings: s?.findings, error: parseError?.code }, 'report parsed');
+  return { outcome: 'done', batches: seq, findings: s?.findings ?? 0, ...(parseError ? { error: parseError.code } : {}) };
+}

@@ -1,0 +1,3 @@
+export * from './upsert.service.ts';
+export * from './finalize.service.ts';
+export * from './processors.ts';

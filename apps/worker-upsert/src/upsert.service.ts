@@ -1,0 +1,46 @@
+/**
+ * Write one staged batch (see @qpc/store writeBatch) and mark it done; the last batch of a parsed run
+ * hands the run to finalize. A batch already done is skipped (its counts stay those of the first write).
+ */
+import {
+  clearBatchFailure,
+  finalizeIfReady,
+  getBatch,
+  getRun,
+  markBatchDone,
+  reviveRun,
+  setProgress,
+  writeBatch,
+  type Store,
+} from '@qpc/store';
+import type { Logger } from '@qpc/worker-kit';
+
+export interface UpsertDeps {
+  store: Store;
+  enqueueFinalize: (runId: string, connectorId: string, generation: number) => Promise<unknown>;
+  logger: Logger;
+}
+
+export type UpsertResult = { outcome: 'done' | 'skipped'; hosts?: number; findings?: number; reason?: string };
+
+export async function upsertBatch(deps: UpsertDeps, runId: string, seq: number): Promise<UpsertResult> {
+  const { store } = deps;
+  const batch = await getBatch(store, runId, seq);
+  if (batch.done) {
+    await finalizeIfReady(store, runId, deps.enqueueFinalize);
+    return { outcome: 'skipped', reason: 'batch written already' };
+  }
+  let run = await getRun(store, runId);
+  if (run.state === 'failed' || run.state === 'partial') {
+    // a failed batch retried (Bull Board): the run is revived and finalized again afterwards
+    await clearBatchFailure(store, runId, seq);
+    run = (await reviveRun(store, runId, 'writing')) ?? run;
+  }
+  if (!['parsing', 'writing', 'finalizing'].includes(run.state)) return { outcome: 'skipped', reason: `run is ${run.state}` };
+  const r = await writeBatch(store, { runId, network: run.network }, batch.hosts, batch.findings);
+  await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings });
+  const done = await store.col.batches.countDocuments({ runId, done: { $ne: null } });
+  await setProgress(store, runId, { batchesWritten: done });
+  await finalizeIfReady(store, runId, deps.enqueueFinalize);
+  return { outcome: 'done', hosts: r.hosts, findings: r.findings };
+}
