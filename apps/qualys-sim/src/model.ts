@@ -160,10 +160,11 @@ export class ReportModel {
       if (g) g.push(k);
       else groups.push([k]);
     });
-    const critSel = (h >>> 8) % 20;
-    const criticalityValue = critSel === 0 ? null : 1 + ((h >>> 12) % 5);
+    // one control in 13 has no criticality, one a value without label, one a renamed label
+    const critSel = j % 13;
+    const criticalityValue = critSel === 5 ? null : 1 + ((h >>> 12) % 5);
     const criticalityLabel =
-      criticalityValue === null || critSel === 1 ? null : critSel === 2 ? 'Renamed Label' : (LABELS[criticalityValue - 1] ?? null);
+      criticalityValue === null || critSel === 7 ? null : critSel === 9 ? 'Renamed Label' : (LABELS[criticalityValue - 1] ?? null);
     const ev = pick(T.EVIDENCE, j);
     return {
       index: j,

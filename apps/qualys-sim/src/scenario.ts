@@ -92,6 +92,7 @@ type ReportInput = z.output<typeof reportSchema>;
 
 export class ScenarioError extends Error {
   readonly code = 'SIM_SCENARIO';
+  override readonly name = 'ScenarioError';
 }
 
 /** "-3d", "+2h", "-10m", "30s", "now" relative to `now`; or an ISO date-time */
