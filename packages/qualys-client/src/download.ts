@@ -109,6 +109,10 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
       const release = async () => {
         await lease.release();
       };
+      if (status === 416 && headers.range) {
+        // nothing left at that offset by the server's count: the caller falls back to a verified restart
+        return { done: { res, lease, chunks: chain([], res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>), rootName: undefined } };
+      }
       if (status !== 200 && status !== 206) {
         let body: string;
         try {

@@ -21,6 +21,7 @@ export type QualysErrorCode =
   | 'QUALYS_BODY_CHANGED' // a resumed or restarted download did not continue the same body
   | 'QUALYS_NO_PC_MODULE' // Policy Compliance not reachable for this account
   | 'QUALYS_BUDGET_TIMEOUT' // no slot of the subscription budget within the wait limit
+  | 'QUALYS_BUDGET_UNAVAILABLE' // the shared budget (Redis) could not be reached
   | 'QUALYS_INVALID_OPTIONS'; // bad URL, plain http not allowed, ...
 
 export interface QualysErrorOptions {

@@ -143,7 +143,10 @@ export class RedisBudget implements Budget {
         if (released) return;
         released = true;
         clearInterval(timer);
-        await redis.zrem(this.keys.leases, id);
+        // a lease that cannot be removed now (Redis away) still expires with its TTL: never fail a call for it
+        await redis.zrem(this.keys.leases, id).catch((err: unknown) => {
+          logger?.warn({ err: { message: (err as Error).message }, lease: id }, 'qualys budget lease release failed; it will expire');
+        });
       },
     };
   }

@@ -140,7 +140,13 @@ export class Transport {
   /** Wait for a slot, send one request, read its limit headers. The caller releases the lease. */
   async send(spec: RequestSpec): Promise<Sent> {
     const t0 = Date.now();
-    const lease = await this.budget.acquire(spec.signal);
+    let lease: Lease;
+    try {
+      lease = await this.budget.acquire(spec.signal);
+    } catch (err) {
+      if (err instanceof QualysError || spec.signal?.aborted) throw err;
+      throw new QualysError('QUALYS_BUDGET_UNAVAILABLE', `the shared Qualys call budget is unavailable: ${(err as Error).message}`, { retryable: true, cause: err });
+    }
     this.counters.slotWaitSec += (Date.now() - t0) / 1000;
     const query = new URLSearchParams(spec.params).toString();
     const isPost = spec.method === 'POST';
@@ -179,9 +185,13 @@ export class Transport {
       if (res.statusCode !== 409 && limits.rateRemaining === 0 && (limits.toWaitSec ?? 0) > 0)
         await this.budget.blockFor((limits.toWaitSec ?? 0) * 1000);
     } catch (err) {
-      this.logger.warn({ err: { message: (err as Error).message } }, 'qualys budget update failed');
+      this.budgetWarning(err);
     }
     return { res, lease, limits };
+  }
+
+  private budgetWarning(err: unknown): void {
+    this.logger.warn({ err: { message: (err as Error).message } }, 'qualys budget update failed');
   }
 
   /** The step for an answer that is an error whatever the call (3xx, 401, 409, 5xx, other 4xx). */
@@ -246,10 +256,11 @@ export class Transport {
       if (step.conflict) {
         this.counters.conflicts409++;
         conflicts++;
+        // tell every process sharing the subscription first, even when this call gives up
+        if (step.retryAfterMs > 0) await this.budget.blockFor(step.retryAfterMs).catch((err: unknown) => this.budgetWarning(err));
         if (conflicts > this.limits.max409) throw step.error;
         if (step.retryAfterMs > this.limits.max409WaitSec * 1000) throw step.error;
         wait = step.retryAfterMs >= 0 ? step.retryAfterMs : backoffMs(conflicts, this.limits.backoffBaseMs, this.limits.backoffMaxMs);
-        if (step.retryAfterMs > 0) await this.budget.blockFor(step.retryAfterMs).catch(() => undefined);
       } else {
         failures++;
         if (failures >= this.limits.maxAttempts) throw step.error;
