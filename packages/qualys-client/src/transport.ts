@@ -299,8 +299,16 @@ export class Transport {
     });
   }
 
-  async close(): Promise<void> {
-    await this.pool.close();
+  /** Close gracefully; a download nobody reads to its end would hold close() forever, so destroy after a while. */
+  async close(graceMs = 5000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([this.pool.close().then(() => 'closed' as const), grace]);
+    clearTimeout(timer);
+    if (outcome === 'late') await this.pool.destroy();
   }
 }
 
