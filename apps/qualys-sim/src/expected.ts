@@ -12,7 +12,7 @@ import {
   type TestStatus,
 } from '@qpc/domain';
 import type { FindingRecord, HeaderRecord, HostRecord, PolicyRecord, ReportRecord, SummaryRecord } from '@qpc/pc-report';
-import { countResults, evidenceText, reportStrings } from './generate.ts';
+import { countResults, evidenceText, reportChunks } from './generate.ts';
 import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef } from './model.ts';
 import type { ReportSpec } from './spec.ts';
 
@@ -34,7 +34,7 @@ function evidence(spec: ReportSpec, c: ControlDef, s: number): { expected: strin
 /** byte length of a report without keeping it: one generation pass */
 export function reportByteLength(spec: ReportSpec): number {
   let n = 0;
-  for (const s of reportStrings(spec)) n += Buffer.byteLength(s, 'utf8');
+  for (const b of reportChunks(spec)) n += b.length;
   return n;
 }
 

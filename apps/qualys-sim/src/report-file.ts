@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { reportChunks, reportStrings } from './generate.ts';
+import { reportChunks } from './generate.ts';
 import { reportSpec, type ReportSpec } from './spec.ts';
 
 export interface ReportDigest {
@@ -51,7 +51,7 @@ export function benchSpec(targetBytes: number, overrides: Partial<ReportSpec> = 
   const sample = 40;
   const len = (s: ReportSpec): number => {
     let n = 0;
-    for (const str of reportStrings(s)) n += Buffer.byteLength(str, 'utf8');
+    for (const b of reportChunks(s)) n += b.length;
     return n;
   };
   const fixed = len(make(0));
