@@ -182,8 +182,8 @@ export class Transport {
     );
     try {
       if (limits.concurrencyLimit !== undefined && limits.concurrencyLimit > 0) await this.budget.learnLimit(limits.concurrencyLimit);
-      if (res.statusCode !== 409 && limits.rateRemaining === 0 && (limits.toWaitSec ?? 0) > 0)
-        await this.budget.blockFor((limits.toWaitSec ?? 0) * 1000);
+      // X-RateLimit-ToWait-Sec on any answer: nobody sharing the subscription calls before it has passed
+      if (res.statusCode !== 409 && (limits.toWaitSec ?? 0) > 0) await this.budget.blockFor((limits.toWaitSec ?? 0) * 1000);
     } catch (err) {
       this.budgetWarning(err);
     }

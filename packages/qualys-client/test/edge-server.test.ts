@@ -180,3 +180,26 @@ t.test('options are checked: https required unless allowed, no credentials in th
   });
   t.same(codes, ['QUALYS_INVALID_OPTIONS', 'QUALYS_INVALID_OPTIONS', 'QUALYS_INVALID_OPTIONS', 'QUALYS_INVALID_OPTIONS']);
 });
+
+t.test('X-RateLimit-ToWait-Sec on a 200 holds the next call without a 409', async (t) => {
+  const times: number[] = [];
+  const { url } = await httpServer(t, (_req, res) => {
+    times.push(Date.now());
+    res.writeHead(200, {
+      'content-type': 'text/xml',
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-window-sec': '60',
+      'x-ratelimit-remaining': times.length === 1 ? '0' : '4',
+      'x-ratelimit-towait-sec': times.length === 1 ? '1' : '0',
+    });
+    res.end('<ABOUT><WEB-VERSION>1</WEB-VERSION></ABOUT>');
+  });
+  const c = createQualysClient({ url, username: 'u', password: 'p', allowHttp: true, limits: FAST });
+  t.teardown(() => c.close());
+  await c.about();
+  await c.about();
+  t.equal(times.length, 2);
+  t.ok((times[1] ?? 0) - (times[0] ?? 0) >= 950, `second call ${(times[1] ?? 0) - (times[0] ?? 0)} ms after the first`);
+  t.equal(c.stats().conflicts409, 0);
+  t.ok(c.stats().slotWaitSec >= 0.9);
+});

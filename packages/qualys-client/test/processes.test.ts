@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { reportDigest, startSimulator } from '@qpc/qualys-sim';
-import { testRedis } from '@qpc/testing';
+import { testRedis, waitFor } from '@qpc/testing';
+import { Redis } from 'ioredis';
 import { createQualysClient, subscriptionId } from '../src/index.ts';
 import { sha256Of, type Teardown } from './helpers.ts';
 
@@ -115,4 +116,32 @@ t.test("a killed process's lease expires and frees its slot", async (t) => {
   t.equal(await redis.zcard(leases), 0);
   t.equal(sim.stats().conflicts409, 0);
   t.equal(sim.stats().maxConcurrent, 1);
+});
+
+t.test('a 409 met by one client holds every client of the subscription', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const other = new Redis(redisUrl);
+  t.teardown(() => other.quit());
+  const sim = await startSimulator();
+  t.teardown(() => sim.close());
+  const make = (r: Redis) => {
+    const c = createQualysClient({ url: sim.url, username: 'demo', password: 'demo', allowHttp: true, redis: r, keyPrefix: prefix, limits: { pollMs: 20 } });
+    t.teardown(() => c.close());
+    return c;
+  };
+  const a = make(redis);
+  const b = make(other);
+  sim.setFaults({ conflicts409: 1, toWaitSec: 2 });
+  const aDone = a.about();
+  // A has met the 409 and announced the wait to the subscription
+  const until = `${prefix}:qualys-budget:${subscriptionId(sim.url, 'demo')}:until`;
+  await waitFor(async () => sim.stats().conflicts409 === 1 && (await redis.exists(until)) === 1);
+  const t0 = Date.now();
+  await b.about(); // sent only once the wait announced to A has passed
+  const waited = Date.now() - t0;
+  await aDone;
+  t.ok(waited >= 1500, `B waited ${waited} ms`);
+  t.equal(sim.stats().conflicts409, 1, 'B never met the 409 itself');
+  t.equal(b.stats().conflicts409, 0);
+  t.equal(a.stats().conflicts409, 1);
 });
