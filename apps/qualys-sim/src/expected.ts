@@ -12,7 +12,7 @@ import {
   type TestStatus,
 } from '@qpc/domain';
 import type { FindingRecord, HeaderRecord, HostRecord, PolicyRecord, ReportRecord, SummaryRecord } from '@qpc/pc-report';
-import { countResults, evidenceText, reportChunks } from './generate.ts';
+import { countResults, evidenceText, reportByteLength } from './generate.ts';
 import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef } from './model.ts';
 import type { ReportSpec } from './spec.ts';
 
@@ -29,13 +29,6 @@ function evidence(spec: ReportSpec, c: ControlDef, s: number): { expected: strin
   const m = /expected values?\(s\)\s*-\s*([\s\S]*?)\s*\|\s*current values?\(s\)\s*-\s*([\s\S]*)$/i.exec(text);
   if (!m) return { expected: null, actual: trimmed(text) };
   return { expected: trimmed(m[1] ?? null), actual: trimmed(m[2] ?? null) };
-}
-
-/** byte length of a report without keeping it: one generation pass */
-export function reportByteLength(spec: ReportSpec): number {
-  let n = 0;
-  for (const b of reportChunks(spec)) n += b.length;
-  return n;
 }
 
 export interface ExpectedOptions {

@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { takeBodyPlan, type BodyPlan } from './control.ts';
 import { humanSize, placeholderReport, policyList, reportList, scanReportXml, simpleReturn } from './envelopes.ts';
-import { reportChunks } from './generate.ts';
+import { reportByteLengthAsync, reportChunks } from './generate.ts';
 import { ReportModel } from './model.ts';
-import { reportDigest, type ReportDigest } from './report-file.ts';
 import type { OutputFormat, Scenario, ScenarioReport } from './scenario.ts';
 import type { ReportSpec } from './spec.ts';
 import type { Call } from './server.ts';
@@ -32,7 +31,7 @@ interface Body {
 
 export class ReportService {
   closing = false;
-  private readonly digests = new Map<string, Promise<ReportDigest>>();
+  private readonly lengths = new Map<string, Promise<number>>();
   private readonly finishAt = new Map<string, number>();
 
   constructor(private readonly scenario: Scenario) {}
@@ -54,18 +53,16 @@ export class ReportService {
     return { contentType: XML, text: null, spec: r };
   }
 
-  private digest(r: ScenarioReport): Promise<ReportDigest> {
+  /** byte length, computed once per report by a count-only generation pass */
+  private length(r: ScenarioReport): Promise<number> {
     const b = this.body(r);
-    if (b.text !== null) {
-      const buf = Buffer.from(b.text);
-      return Promise.resolve({ bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
+    if (b.text !== null) return Promise.resolve(Buffer.byteLength(b.text));
+    let n = this.lengths.get(r.id);
+    if (!n) {
+      n = reportByteLengthAsync(r);
+      this.lengths.set(r.id, n);
     }
-    let d = this.digests.get(r.id);
-    if (!d) {
-      d = reportDigest(r);
-      this.digests.set(r.id, d);
-    }
-    return d;
+    return n;
   }
 
   async reportAction(call: Call, action: string): Promise<void> {
@@ -96,7 +93,7 @@ export class ReportService {
       if (state && r.state.toLowerCase() !== state.toLowerCase()) continue;
       if (login && login !== this.scenario.user.login) continue;
       if (beforeMs !== null && Date.parse(r.expiresAt) >= beforeMs) continue;
-      const size = r.state === 'Finished' ? humanSize((await this.digest(r)).bytes) : '-';
+      const size = r.state === 'Finished' ? humanSize(await this.length(r)) : '-';
       rows.push({ r, size });
     }
     call.send(200, XML, reportList(rows, this.scenario.user.login));
@@ -118,7 +115,7 @@ export class ReportService {
     let start = 0;
     let wantRange = plan.range && typeof rangeHeader === 'string' && (ifRange === undefined || ifRange === etag);
     const needTotal = plan.contentLength || wantRange;
-    const total = needTotal ? (await this.digest(r)).bytes : -1;
+    const total = needTotal ? await this.length(r) : -1;
     if (wantRange) {
       const m = /^bytes=(\d+)-$/.exec((rangeHeader as string).trim());
       if (!m) wantRange = false;
