@@ -97,6 +97,7 @@ export function parseContentRange(v: string | undefined): { start: number; end: 
 export async function fetchReport(tr: Transport, id: string, signal?: AbortSignal): Promise<ReportDownload> {
   const path = '/api/2.0/fo/report/';
   const what = `${tr.where(path)} (action=fetch, id=${id})`;
+  signal?.throwIfAborted();
   const ac = new AbortController();
   const onOuterAbort = () => ac.abort(signal?.reason);
   signal?.addEventListener('abort', onOuterAbort, { once: true });

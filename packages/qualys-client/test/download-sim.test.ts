@@ -141,3 +141,23 @@ t.test('many concurrent slow downloads within the limit, no 409 (local budget)',
   t.equal(s.stats().maxConcurrent, 2);
   t.equal(s.stats().conflicts409, 0);
 });
+
+t.test('aborting a download stops it and frees its slot', async (t) => {
+  const { s } = await setup(t);
+  s.setLimits({ concurrency: 1 });
+  const c = createQualysClient({ url: s.url, username: 'demo', password: 'demo', allowHttp: true, limits: { ...FAST, concurrency: 1 } });
+  t.teardown(() => c.close());
+  const ac = new AbortController();
+  const d = await c.fetchReport('2001', { signal: ac.signal });
+  const it = d.body[Symbol.asyncIterator]();
+  t.equal((await it.next()).done, false);
+  ac.abort(new Error('stop'));
+  const rest = await drain({ [Symbol.asyncIterator]: () => it });
+  t.ok(rest.error, 'the body fails once aborted');
+  t.ok(d.progress.bytes < 529_018, 'stopped before the end');
+  const t0 = Date.now();
+  const again = await c.fetchReport('2002');
+  t.ok(Date.now() - t0 < 1000, 'slot freed');
+  t.ok((await sha256Of(again.body)).bytes > 0);
+  await t.rejects(c.fetchReport('2001', { signal: AbortSignal.abort() }));
+});

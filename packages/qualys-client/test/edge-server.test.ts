@@ -3,6 +3,7 @@
  * fetches, a server answering 206 with the wrong range or a new ETag, a server that never answers.
  */
 import t from 'tap';
+import { Redis } from 'ioredis';
 import { createQualysClient, QualysError } from '../src/index.ts';
 import { drain, FAST, httpServer, sha256 } from './helpers.ts';
 
@@ -202,4 +203,21 @@ t.test('X-RateLimit-ToWait-Sec on a 200 holds the next call without a 409', asyn
   t.ok((times[1] ?? 0) - (times[0] ?? 0) >= 950, `second call ${(times[1] ?? 0) - (times[0] ?? 0)} ms after the first`);
   t.equal(c.stats().conflicts409, 0);
   t.ok(c.stats().slotWaitSec >= 0.9);
+});
+
+t.test('a shared budget that cannot be reached is a retryable error of its own', async (t) => {
+  let calls = 0;
+  const { url } = await httpServer(t, (_req, res) => {
+    calls++;
+    res.end('<ABOUT/>');
+  });
+  const redis = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  t.teardown(() => redis.disconnect());
+  const c = createQualysClient({ url, username: 'u', password: 'p', allowHttp: true, redis, limits: { ...FAST, maxAttempts: 2 } });
+  t.teardown(() => c.close());
+  const err = (await c.about().catch((e: unknown) => e)) as QualysError;
+  t.equal(err.code, 'QUALYS_BUDGET_UNAVAILABLE');
+  t.equal(err.retryable, true);
+  t.equal(calls, 0, 'no call is made without a slot');
 });
