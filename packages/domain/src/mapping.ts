@@ -1,5 +1,5 @@
 /** Status and severity rules of domain.md, and the natural keys of hosts and findings. */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const SCANNER = 'QUALYSPC';
 
@@ -94,5 +94,6 @@ export function findingKey(f: {
     (f.technology ?? '').trim().toLowerCase(),
     (f.instance ?? '').trim(),
   ];
-  return createHash('sha1').update(JSON.stringify(parts)).digest('hex');
+  // one-shot hash: same digest as createHash().update().digest(), without a Hash object per finding
+  return hash('sha1', JSON.stringify(parts), 'hex');
 }

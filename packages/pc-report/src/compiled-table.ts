@@ -6,6 +6,7 @@ import {
   HOST_FIELDS,
   POLICY_FIELDS,
   RESULT_FIELDS,
+  type Entry,
   type Field,
   type Scope,
 } from './mapping.ts';
@@ -55,17 +56,27 @@ export const HEADER = Object.fromEntries(HEADER_FIELDS.map((f, i) => [f, i])) as
 export const TAG_INDEX = HOST.tag;
 
 /** scope number -> element name -> entry */
-export const TABLES: Map<string, CompiledEntry>[] = SCOPES.map((scope) => {
+export type CompiledTable = Map<string, CompiledEntry>[];
+
+export function compileTable(elements: Record<Scope, Record<string, Entry>>): CompiledTable {
+  return SCOPES.map((scope) => compileScope(elements[scope] ?? {}));
+}
+
+function compileScope(entries: Record<string, Entry>): Map<string, CompiledEntry> {
   const m = new Map<string, CompiledEntry>();
-  for (const [name, e] of Object.entries(ELEMENTS[scope])) {
+  for (const [name, e] of Object.entries(entries)) {
     if ('field' in e) {
       m.set(name, { scope: FIELD, text: fieldRef(e.field), attrs: null });
     } else {
       const attrs = e.attrs
         ? new Map(Object.entries(e.attrs).map(([a, fl]) => [a.toLowerCase(), fieldRef(fl)] as const))
         : null;
-      m.set(name, { scope: scopeId(e.scope), text: e.text ? fieldRef(e.text) : null, attrs });
+      const scope = scopeId(e.scope);
+      if (scope < 0) throw new Error(`mapping: unknown scope ${e.scope} for ${name}`);
+      m.set(name, { scope, text: e.text ? fieldRef(e.text) : null, attrs });
     }
   }
   return m;
-});
+}
+
+export const TABLES: CompiledTable = compileTable(ELEMENTS);

@@ -1,6 +1,6 @@
 export * from './records.ts';
 export { parseReport, parseReportToArray, type ParseReportOptions } from './parse-report.ts';
-export { ReportParser, type ParserLimits } from './report-parser.ts';
+export { ReportParser, type ParserOptions } from './report-parser.ts';
 export { ReportError, QualysReturnError, type ReportErrorCode } from './errors.ts';
 export { ELEMENTS, ROOTS, FOREIGN_ROOTS, type Entry, type Field, type Scope } from './mapping.ts';
 export { splitEvidence } from './evidence.ts';

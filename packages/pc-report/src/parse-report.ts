@@ -5,10 +5,10 @@
  * ReportError (records already yielded must then be discarded by the caller: nothing is final until the
  * summary record, which is always last).
  */
-import { ReportParser, type ParserLimits } from './report-parser.ts';
+import { ReportParser, type ParserOptions } from './report-parser.ts';
 import type { ReportRecord } from './records.ts';
 
-export interface ParseReportOptions extends ParserLimits {
+export interface ParseReportOptions extends ParserOptions {
   /** records per yielded batch (default 500); the last batch may be shorter */
   batchSize?: number;
 }

@@ -43,6 +43,11 @@ function toBool(s: string | null | undefined): boolean | null {
   }
 }
 
+/** a result field: the result's own value, else its control's */
+function pick(own: Vals, dflt: Vals, i: number): string | null {
+  return own[i] ?? dflt[i] ?? null;
+}
+
 function evidence(vals: Vals): { expected: string | null; actual: string | null } | null {
   const expected = vals[RESULT.expected] ?? null;
   const actual = vals[RESULT.actual] ?? null;
@@ -58,7 +63,8 @@ export class RecordBuilder {
   readonly errorVals: Vals = nulls(GROUP_SIZES[G_ERROR]!);
   hostVals: Vals = nulls(GROUP_SIZES[G_HOST]!);
   tags: string[] = [];
-  hostLine = 0;
+  /** character offsets where the current elements start (lines are computed only when reported) */
+  private hostAt = 0;
   /** where result fields go now: the control's own values, or the result's */
   resultVals: Vals;
   private readonly controlVals: Vals = nulls(GROUP_SIZES[G_RESULT]!);
@@ -66,14 +72,14 @@ export class RecordBuilder {
   private readonly noVals: Vals = nulls(GROUP_SIZES[G_RESULT]!);
   private controlException = false;
   private ownException = false;
-  private resultLine = 0;
-  private controlLine = 0;
+  private resultAt = 0;
+  private controlAt = 0;
   private controlFrozen = false;
   private controlRejected = false;
 
   private headerDone = false;
   private policyDone = false;
-  private policyLine = 0;
+  private policyAt = 0;
   private policyId = '';
   private policyTitle: string | null = null;
   private hostsSeen = new Set<string>();
@@ -85,7 +91,11 @@ export class RecordBuilder {
 
   private n = { hosts: 0, findings: 0, passed: 0, failed: 0, error: 0, rejected: 0, policies: 0 };
 
-  constructor(private readonly out: ReportRecord[]) {
+  /** `lineOf` turns a character offset into a line; asked only when a line is reported */
+  constructor(
+    private readonly out: ReportRecord[],
+    private readonly lineOf: (at: number) => number,
+  ) {
     this.resultVals = this.ownVals;
   }
 
@@ -112,13 +122,13 @@ export class RecordBuilder {
     });
   }
 
-  startPolicy(line: number): void {
+  startPolicy(at: number): void {
     this.header();
     this.policyVals.fill(null);
     this.policyDone = false;
     this.policyId = '';
     this.policyTitle = null;
-    this.policyLine = line;
+    this.policyAt = at;
     this.hostsSeen = new Set();
     this.stats = new Map();
   }
@@ -128,7 +138,7 @@ export class RecordBuilder {
     if (this.policyDone) return;
     const id = this.policyVals[0];
     if (!id) {
-      throw new ReportError('MISSING_POLICY_ID', 'a POLICY element has no ID before its hosts or controls', { line: this.policyLine });
+      throw new ReportError('MISSING_POLICY_ID', 'a POLICY element has no ID before its hosts or controls', { line: this.lineOf(this.policyAt) });
     }
     this.policyDone = true;
     this.policyId = id;
@@ -137,10 +147,10 @@ export class RecordBuilder {
     this.out.push({ type: 'policy', policyId: id, policyTitle: this.policyTitle });
   }
 
-  startHost(line: number): void {
+  startHost(at: number): void {
     this.hostVals.fill(null);
     this.tags = [];
-    this.hostLine = line;
+    this.hostAt = at;
     this.host = null;
     this.hostFrozen = false;
   }
@@ -156,7 +166,8 @@ export class RecordBuilder {
     this.policy();
     const h = this.mergedHost();
     if (!h) {
-      this.reject('missing-host-identity', `host at line ${this.hostLine} has neither an IP nor a host id; its results are skipped`, this.hostLine, null, null);
+      const line = this.lineOf(this.hostAt);
+      this.reject('missing-host-identity', `host at line ${line} has neither an IP nor a host id; its results are skipped`, line, null, null);
       return;
     }
     this.host = h;
@@ -171,7 +182,8 @@ export class RecordBuilder {
   endStatsHost(): void {
     const h = this.buildHost();
     if (!h) {
-      this.reject('missing-host-identity', `host at line ${this.hostLine} (HOST_STATISTICS) has neither an IP nor a host id`, this.hostLine, null, null);
+      const line = this.lineOf(this.hostAt);
+      this.reject('missing-host-identity', `host at line ${line} (HOST_STATISTICS) has neither an IP nor a host id`, line, null, null);
       return;
     }
     if (h.qualysHostId) this.stats.set(`qid:${h.qualysHostId}`, h);
@@ -179,18 +191,18 @@ export class RecordBuilder {
     this.emitHost(h);
   }
 
-  startResult(line: number, isControl: boolean): void {
+  startResult(at: number, isControl: boolean): void {
     if (isControl) {
       this.controlVals.fill(null);
       this.controlException = false;
-      this.controlLine = line;
+      this.controlAt = at;
       this.controlFrozen = false;
       this.controlRejected = false;
       this.resultVals = this.controlVals;
     } else {
       this.ownVals.fill(null);
       this.ownException = false;
-      this.resultLine = line;
+      this.resultAt = at;
       this.resultVals = this.ownVals;
     }
   }
@@ -206,7 +218,8 @@ export class RecordBuilder {
     this.controlFrozen = true;
     if (!this.controlVals[RESULT.controlId]) {
       this.controlRejected = true;
-      this.reject('missing-control-id', `control at line ${this.controlLine} has no control id (CID); its results are skipped`, this.controlLine, null, null);
+      const line = this.lineOf(this.controlAt);
+      this.reject('missing-control-id', `control at line ${line} has no control id (CID); its results are skipped`, line, null, null);
     }
   }
 
@@ -217,7 +230,7 @@ export class RecordBuilder {
   /** by host: a CONTROL inside a HOST */
   endHostControl(): void {
     const h = this.host;
-    if (h) this.finding(h, this.ownVals, this.noVals, this.ownException, this.resultLine);
+    if (h) this.finding(h, this.ownVals, this.noVals, this.ownException, this.resultAt);
     this.resultVals = this.ownVals;
   }
 
@@ -230,11 +243,12 @@ export class RecordBuilder {
     const h = this.mergedHost();
     if (!h) {
       const cid = this.controlVals[RESULT.controlId] ?? null;
-      this.reject('missing-host-identity', `result at line ${this.resultLine} (control ${cid}): the host has neither an IP nor a host id`, this.resultLine, null, cid);
+      const line = this.lineOf(this.resultAt);
+      this.reject('missing-host-identity', `result at line ${line} (control ${cid}): the host has neither an IP nor a host id`, line, null, cid);
       return;
     }
     this.emitHost(h);
-    this.finding(h, this.ownVals, this.controlVals, this.ownException || this.controlException, this.resultLine);
+    this.finding(h, this.ownVals, this.controlVals, this.ownException || this.controlException, this.resultAt);
   }
 
   finish(bytes: number, invalidUtf8: number): void {
@@ -306,16 +320,17 @@ export class RecordBuilder {
     this.out.push(h);
   }
 
-  private finding(h: HostRecord, own: Vals, dflt: Vals, hasException: boolean, line: number): void {
-    const v = (i: number): string | null => own[i] ?? dflt[i] ?? null;
-    const controlId = v(RESULT.controlId);
+  private finding(h: HostRecord, own: Vals, dflt: Vals, hasException: boolean, at: number): void {
+    const controlId = pick(own, dflt, RESULT.controlId);
     if (!controlId) {
+      const line = this.lineOf(at);
       this.reject('missing-control-id', `result at line ${line} has no control id (CID)`, line, h, null);
       return;
     }
-    const rawStatus = v(RESULT.status);
+    const rawStatus = pick(own, dflt, RESULT.status);
     const testStatus = parseTestStatus(rawStatus);
     if (!testStatus) {
+      const line = this.lineOf(at);
       const what = rawStatus === null ? 'has no test status (STATUS)' : `has test status ${JSON.stringify(rawStatus)}`;
       this.reject('unknown-test-status', `result at line ${line} (control ${controlId}, host ${h.hostKey}) ${what}; expected Passed, Failed or Error`, line, h, controlId);
       return;
@@ -323,9 +338,9 @@ export class RecordBuilder {
     // technology and evidence come as a whole from the most specific level that has them
     const ownTech = own[RESULT.technology] ?? own[RESULT.technologyText] ?? null;
     const technology = ownTech ?? dflt[RESULT.technology] ?? dflt[RESULT.technologyText] ?? null;
-    const technologyId = ownTech !== null ? (own[RESULT.technologyId] ?? null) : v(RESULT.technologyId);
-    const instance = v(RESULT.instance);
-    const criticalityValue = toInt(v(RESULT.criticalityValue));
+    const technologyId = ownTech !== null ? (own[RESULT.technologyId] ?? null) : pick(own, dflt, RESULT.technologyId);
+    const instance = pick(own, dflt, RESULT.instance);
+    const criticalityValue = toInt(pick(own, dflt, RESULT.criticalityValue));
     const { expected, actual } = evidence(own) ?? evidence(dflt) ?? { expected: null, actual: null };
     const rec: FindingRecord = {
       type: 'finding',
@@ -336,37 +351,37 @@ export class RecordBuilder {
       policyId: this.policyId,
       policyTitle: this.policyTitle,
       controlId,
-      statement: v(RESULT.statement),
+      statement: pick(own, dflt, RESULT.statement),
       technology,
       technologyId,
       instance,
       testStatus,
       status: statusFromTestStatus(testStatus),
       severity: severityFromCriticality(criticalityValue),
-      criticalityLabel: v(RESULT.criticalityLabel) ?? (criticalityValue !== null ? DEFAULT_CRITICALITY_LABELS[criticalityValue] : undefined) ?? 'Unknown',
+      criticalityLabel: pick(own, dflt, RESULT.criticalityLabel) ?? (criticalityValue !== null ? DEFAULT_CRITICALITY_LABELS[criticalityValue] : undefined) ?? 'Unknown',
       criticalityValue,
       expected,
       actual,
-      rationale: v(RESULT.rationale),
-      remediation: v(RESULT.remediation),
-      evaluationDate: v(RESULT.evaluationDate),
-      previousStatus: v(RESULT.previousStatus),
-      firstFailDate: v(RESULT.firstFailDate),
-      lastFailDate: v(RESULT.lastFailDate),
-      firstPassDate: v(RESULT.firstPassDate),
-      lastPassDate: v(RESULT.lastPassDate),
-      causeOfFailure: v(RESULT.causeOfFailure),
-      controlReferences: v(RESULT.controlReferences),
-      deprecated: toBool(v(RESULT.deprecated)),
+      rationale: pick(own, dflt, RESULT.rationale),
+      remediation: pick(own, dflt, RESULT.remediation),
+      evaluationDate: pick(own, dflt, RESULT.evaluationDate),
+      previousStatus: pick(own, dflt, RESULT.previousStatus),
+      firstFailDate: pick(own, dflt, RESULT.firstFailDate),
+      lastFailDate: pick(own, dflt, RESULT.lastFailDate),
+      firstPassDate: pick(own, dflt, RESULT.firstPassDate),
+      lastPassDate: pick(own, dflt, RESULT.lastPassDate),
+      causeOfFailure: pick(own, dflt, RESULT.causeOfFailure),
+      controlReferences: pick(own, dflt, RESULT.controlReferences),
+      deprecated: toBool(pick(own, dflt, RESULT.deprecated)),
       exception: hasException
         ? {
-            status: v(RESULT.exceptionStatus),
-            assignee: v(RESULT.exceptionAssignee),
-            endDate: v(RESULT.exceptionEndDate),
-            createdBy: v(RESULT.exceptionCreatedBy),
-            createdDate: v(RESULT.exceptionCreatedDate),
-            modifiedBy: v(RESULT.exceptionModifiedBy),
-            modifiedDate: v(RESULT.exceptionModifiedDate),
+            status: pick(own, dflt, RESULT.exceptionStatus),
+            assignee: pick(own, dflt, RESULT.exceptionAssignee),
+            endDate: pick(own, dflt, RESULT.exceptionEndDate),
+            createdBy: pick(own, dflt, RESULT.exceptionCreatedBy),
+            createdDate: pick(own, dflt, RESULT.exceptionCreatedDate),
+            modifiedBy: pick(own, dflt, RESULT.exceptionModifiedBy),
+            modifiedDate: pick(own, dflt, RESULT.exceptionModifiedDate),
           }
         : null,
     };

@@ -4,7 +4,7 @@
  * closed elements into records. Synchronous; parse-report.ts wraps it into an async iterable.
  */
 import { Parser } from 'htmlparser2';
-import { ROOTS, FOREIGN_ROOTS } from './mapping.ts';
+import { ROOTS, FOREIGN_ROOTS, type Entry, type Scope } from './mapping.ts';
 import {
   FIELD,
   G_ERROR,
@@ -14,6 +14,8 @@ import {
   G_RESULT,
   IGNORE,
   TABLES,
+  compileTable,
+  type CompiledTable,
   TAG_INDEX,
   scopeId,
   type CompiledEntry,
@@ -25,7 +27,9 @@ import { Utf8Stream } from './utf8.ts';
 import { RecordBuilder } from './record-builder.ts';
 import type { ReportRecord } from './records.ts';
 
-export interface ParserLimits {
+export interface ParserOptions {
+  /** a different element table (default: ELEMENTS of mapping.ts), e.g. to try an alias first */
+  elements?: Record<Scope, Record<string, Entry>>;
   /** deepest element nesting accepted (default 64) */
   maxDepth?: number;
   /** longest text field, attribute or single token, in characters (default 1 MiB) */
@@ -87,6 +91,7 @@ export class ReportParser {
   private readonly pos = new Positions();
   private readonly parser: Parser;
   private readonly b: RecordBuilder;
+  private readonly tables: CompiledTable;
 
   private depth = 0;
   private readonly scopes: Int32Array;
@@ -102,8 +107,9 @@ export class ReportParser {
   private rootClosed = false;
   private ending = false;
 
-  constructor(limits: ParserLimits = {}) {
+  constructor(limits: ParserOptions = {}) {
     this.maxDepth = limits.maxDepth ?? 64;
+    this.tables = limits.elements ? compileTable(limits.elements) : TABLES;
     this.maxField = limits.maxFieldLength ?? 1024 * 1024;
     this.scopes = new Int32Array(this.maxDepth + 2);
     this.lines = new Int32Array(this.maxDepth + 2);
@@ -111,7 +117,7 @@ export class ReportParser {
       this.pool.push(new Collector());
       this.colls.push(null);
     }
-    this.b = new RecordBuilder(this.out);
+    this.b = new RecordBuilder(this.out, (at) => this.pos.lineAt(at));
     this.parser = new Parser(
       {
         onopentagname: (name) => this.onOpen(name),
@@ -193,7 +199,7 @@ export class ReportParser {
       this.colls[d] = parent === FIELD ? this.colls[d - 1]! : null;
       return;
     }
-    const e: CompiledEntry | undefined = TABLES[parent]!.get(name);
+    const e: CompiledEntry | undefined = this.tables[parent]!.get(name);
     if (e === undefined) {
       this.scopes[d] = IGNORE;
       this.colls[d] = null;
@@ -326,18 +332,18 @@ export class ReportParser {
     const b = this.b;
     switch (scope) {
       case S_HOST_CONTROL:
-        b.startResult(this.pos.lineAt(start), false);
+        b.startResult(start, false);
         break;
       case S_CONTROL_HOST:
-        b.startHost(this.pos.lineAt(start));
-        b.startResult(b.hostLine, false);
+        b.startHost(start);
+        b.startResult(start, false);
         break;
       case S_HOST:
       case S_STATS_HOST:
-        b.startHost(this.pos.lineAt(start));
+        b.startHost(start);
         break;
       case S_CONTROL:
-        b.startResult(this.pos.lineAt(start), true);
+        b.startResult(start, true);
         break;
       case S_HOST_CONTROLS:
         b.freezeHost();
@@ -349,7 +355,7 @@ export class ReportParser {
         b.markException();
         break;
       case S_POLICY:
-        b.startPolicy(this.pos.lineAt(start));
+        b.startPolicy(start);
         break;
       case S_HOST_LIST:
       case S_HOST_STATS:
