@@ -1,5 +1,6 @@
 /** Request schemas of the connector routes; each message names its field (the path does). */
 import { z } from 'zod';
+import { scheduleToCron, type Schedule } from '@qpc/domain';
 
 const validTimezone = (tz: string) => {
   try {
@@ -21,7 +22,7 @@ const cron = z
     return f.length === 5 && f.every((x) => CRON_FIELD.test(x));
   }, { message: 'must be a 5-field cron expression, e.g. "0 2 * * *"' });
 
-export const scheduleSchema = z.discriminatedUnion('kind', [
+const scheduleKinds = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cron'), enabled: z.boolean().default(true), cron, timezone }),
   z.object({ kind: z.literal('hourly'), enabled: z.boolean().default(true), minute: z.number().int().min(0).max(59).default(0), timezone }),
   z.object({ kind: z.literal('daily'), enabled: z.boolean().default(true), time: hhmm, timezone }),
@@ -33,6 +34,15 @@ export const scheduleSchema = z.discriminatedUnion('kind', [
     timezone,
   }),
 ]);
+
+/** The presets and cron of @qpc/domain; scheduleToCron() has the last word on what is valid. */
+export const scheduleSchema = scheduleKinds.superRefine((s, ctx) => {
+  try {
+    scheduleToCron(s as Schedule);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid schedule' });
+  }
+});
 
 /**
  * The Qualys API base URL: https (plain http only when the deployment allows it), no credentials,

@@ -38,7 +38,13 @@ export function connectorView(d: ConnectorDoc) {
   };
 }
 
-const isDuplicateKey = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
+/**
+ * MongoDB answers a unique-index violation with code 11000. FerretDB 1.24 does so on insert, but on
+ * update it answers InternalError (code 1) naming the SQLite constraint; the name is also checked
+ * before an update, so this only matters in a race between two renames.
+ */
+const isDuplicateKey = (err: unknown) =>
+  err instanceof MongoServerError && (err.code === 11000 || (err.code === 1 && /UNIQUE constraint failed/.test(err.message)));
 const duplicateName = (name: string) => conflict('DUPLICATE_NAME', `name: a connector named ${JSON.stringify(name)} already exists`);
 
 const LIST_KEY: SortKey = { field: 'nameLower', dir: 1 };
@@ -133,6 +139,10 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     handle: async ({ params, body }) => {
       await findConnector(deps, params.id);
       const { password, urbaThreshold, ...rest } = body;
+      if (rest.name !== undefined) {
+        const clash = await connectors.findOne({ nameLower: rest.name.toLowerCase(), _id: { $ne: params.id } }, { projection: { _id: 1 } });
+        if (clash) throw duplicateName(rest.name);
+      }
       const set: Partial<ConnectorDoc> = { updatedAt: new Date() };
       const unset: Record<string, ''> = {};
       for (const [k, v] of Object.entries(rest)) if (v !== undefined) (set as Record<string, unknown>)[k] = v;
