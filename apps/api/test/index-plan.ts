@@ -7,7 +7,7 @@
  */
 import type { Collection, Document, Filter } from 'mongodb';
 
-type Key = Record<string, number>;
+type Key = Record<string, 1 | -1>;
 
 function equalityFields(filter: Document): { eq: Set<string>; ors: Document[][]; range: Set<string> } {
   const eq = new Set<string>();
@@ -41,7 +41,7 @@ export function servingIndex(indexes: Key[], filter: Document, sort: Key): Key |
     const rest = keys.slice(i);
     if (rest.length < sortKeys.length) return false;
     // the whole index may be walked backwards
-    const dir = rest[0]![1] === sortKeys[0]![1] ? 1 : -1;
+    const dir: 1 | -1 = rest[0]![1] === sortKeys[0]![1] ? 1 : -1;
     return sortKeys.every(([f, d], j) => rest[j]![0] === f && rest[j]![1] === d * dir);
   });
 }
