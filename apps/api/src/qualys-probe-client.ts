@@ -35,7 +35,6 @@ export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; log
           size: r.sizeText ?? null,
           sizeBytes: r.sizeBytes ?? null,
           launchedAt: r.launchedAt ? r.launchedAt.toISOString() : null,
-          expiresAt: null,
         })),
       };
     } catch (err) {

@@ -20,7 +20,6 @@ export interface ProbeReport {
   size: string | null;
   sizeBytes: number | null;
   launchedAt: string | null;
-  expiresAt: string | null;
 }
 
 export type ProbeStep = 'login' | 'policyCompliance' | 'reports';
