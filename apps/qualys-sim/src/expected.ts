@@ -11,8 +11,8 @@ import {
   statusFromTestStatus,
   type TestStatus,
 } from '@qpc/domain';
-import type { FindingRecord, HeaderRecord, HostRecord, PolicyRecord, ReportRecord, SummaryRecord } from '@qpc/pc-report';
-import { countResults, evidenceText, reportByteLength } from './generate.ts';
+import type { FindingRecord, HeaderRecord, HostRecord, PolicyRecord, RejectedRecord, ReportRecord, SummaryRecord } from '@qpc/pc-report';
+import { countResults, evidenceText, rejectSamples, reportByteLength } from './generate.ts';
 import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef } from './model.ts';
 import type { ReportSpec } from './spec.ts';
 
@@ -139,6 +139,12 @@ export function* expectedRecords(spec: ReportSpec, opts: ExpectedOptions = {}): 
       }
     }
   }
+  // the broken elements written on purpose (variants.rejectSamples); `message` is free text, not ground truth
+  const rejected = rejectSamples(spec);
+  for (const r of rejected) {
+    const rec: RejectedRecord = { type: 'rejected', ...r, message: `${r.reason} at line ${r.line}` };
+    yield rec;
+  }
   const summary: SummaryRecord = {
     type: 'summary',
     hosts,
@@ -146,7 +152,7 @@ export function* expectedRecords(spec: ReportSpec, opts: ExpectedOptions = {}): 
     passed: tally[PASSED]!,
     failed: tally[FAILED]!,
     error: tally[ERROR]!,
-    rejected: 0,
+    rejected: rejected.length,
     policies: model.policies.length,
     bytes: opts.bytes ?? reportByteLength(spec),
     invalidUtf8: 0,

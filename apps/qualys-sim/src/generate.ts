@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef, type TechInstance } from './model.ts';
+import { hostKey } from '@qpc/domain';
 import type { ReportSpec, Variants } from './spec.ts';
 import { escapeXml, textFn, type TextFn } from './xml-text.ts';
 
@@ -184,6 +185,9 @@ class ByteWriter {
   /** bytes already cut (count-only mode: the running total) */
   total = 0;
   readonly ready: Buffer[] = [];
+  /** newlines in the chunks already cut (kept only when lines are asked for) */
+  private lines = 0;
+  trackLines = false;
   /** countOnly: measure without copying (the byte length of a report for Content-Length) */
   constructor(readonly countOnly = false) {
     this.buf = Buffer.allocUnsafe(countOnly ? 0 : CHUNK_BYTES + SLACK);
@@ -197,6 +201,9 @@ class ByteWriter {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  linesCut(): number {
+    return this.lines;
+  }
   str(s: string): void {
     if (this.countOnly) this.pos += Buffer.byteLength(s, 'utf8');
     else this.put(B(s));
@@ -208,10 +215,25 @@ class ByteWriter {
       this.ready.push(EMPTY); // a turn for the caller (reportByteLengthAsync yields there)
       return;
     }
-    if (this.pos > 0) this.ready.push(this.buf.subarray(0, this.pos));
+    if (this.pos > 0) {
+      const chunk = this.buf.subarray(0, this.pos);
+      if (this.trackLines) this.lines += countNewlines(chunk, chunk.length);
+      this.ready.push(chunk);
+    }
     this.buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES + SLACK, need));
     this.pos = 0;
   }
+}
+
+/** the 1-based line the next byte will be on (needs trackLines) */
+function lineAt(w: ByteWriter): number {
+  return w.linesCut() + countNewlines(w.buf, w.pos) + 1;
+}
+
+function countNewlines(b: Buffer, end: number): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i !== -1 && i < end; i = b.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 const SLACK = 64 * 1024;
@@ -237,7 +259,27 @@ export async function reportByteLengthAsync(spec: ReportSpec): Promise<number> {
   return w.total;
 }
 
-function* writeReport(spec: ReportSpec, w: ByteWriter): Generator<Buffer> {
+/** A rejected element written on purpose (variants.rejectSamples), as the parser must report it. */
+export interface RejectSample {
+  reason: 'missing-control-id' | 'missing-host-identity' | 'unknown-test-status';
+  line: number;
+  policyId: string;
+  hostKey: string | null;
+  ip: string | null;
+  controlId: string | null;
+}
+
+/** Writes a report with rejectSamples and returns what the parser must reject (small reports only). */
+export function rejectSamples(spec: ReportSpec): RejectSample[] {
+  const out: RejectSample[] = [];
+  if (!spec.variants.rejectSamples) return out;
+  const w = new ByteWriter();
+  w.trackLines = true;
+  for (const _ of writeReport(spec, w, out));
+  return out;
+}
+
+function* writeReport(spec: ReportSpec, w: ByteWriter, rejects: RejectSample[] | null = null): Generator<Buffer> {
   const model = new ReportModel(spec);
   const f = new Fragments(model);
   const v = f.v;
@@ -288,8 +330,25 @@ function* writeReport(spec: ReportSpec, w: ByteWriter): Generator<Buffer> {
     w.put(endResult);
   };
 
+  let sampled = false;
+  const reject = (reason: RejectSample['reason'], policyId: string, host: HostDef | null, controlId: string | null, hostKey: string | null): void => {
+    if (!rejects) return;
+    rejects.push({ reason, line: lineAt(w), policyId, hostKey, ip: host ? host.ip : null, controlId });
+  };
+  const keyOf = (host: HostDef): string => hostKey({ qualysHostId: f.hostIdTag ? host.qualysHostId : null, ip: host.ip }) as string;
+  /** by host: a result without CID and one with an unknown status, inside a good host */
+  const samplesInHost = (policyId: string, host: HostDef): void => {
+    const c = model.controls[0];
+    reject('missing-control-id', policyId, host, null, keyOf(host));
+    w.str(`<CONTROL>\n${f.el('STATEMENT', 'A result without control id')}<STATUS>Failed</STATUS></CONTROL>\n`);
+    if (!c) return;
+    reject('unknown-test-status', policyId, host, c.cid, keyOf(host));
+    w.str(`<CONTROL>\n<CID>${c.cid}</CID>${f.el('STATEMENT', c.statement)}${f.technology({ techId: '1', techName: 'Sample Technology', instance: 'sample' })}${f.el('INSTANCE', 'sample')}<STATUS>Not Applicable</STATUS></CONTROL>\n`);
+  };
+
   for (const pol of model.policies) {
     const p = pol.index;
+    sampled = false;
     w.str(`<POLICY>\n<ID>${pol.id}</ID>\n${f.el('TITLE', pol.title)}\n`);
     if (byHost) {
       w.str('<HOST_LIST>\n');
@@ -309,7 +368,16 @@ function* writeReport(spec: ReportSpec, w: ByteWriter): Generator<Buffer> {
           if (w.pos >= CHUNK_BYTES) w.cut();
           while (w.ready.length) yield w.ready.shift() as Buffer;
         }
+        const sample = v.rejectSamples && !sampled;
+        if (sample) samplesInHost(pol.id, host);
         w.str('</CONTROL_LIST>\n</HOST>\n');
+        if (sample) {
+          sampled = true;
+          reject('missing-host-identity', pol.id, null, null, null);
+          w.str(`<HOST>\n${f.el('DNS', 'ghost.example.com')}${f.el('NETBIOS', 'GHOST')}\n<CONTROL_LIST>\n`);
+          w.put(cf[0]?.heads[0] ?? B('<CONTROL>\n<CID>1</CID><STATUS>'));
+          w.str(`Passed</STATUS></CONTROL>\n</CONTROL_LIST>\n</HOST>\n`);
+        }
       }
       w.str('</HOST_LIST>\n');
     } else {
@@ -325,7 +393,12 @@ function* writeReport(spec: ReportSpec, w: ByteWriter): Generator<Buffer> {
         if (w.pos >= CHUNK_BYTES) w.cut();
         while (w.ready.length) yield w.ready.shift() as Buffer;
       }
+      if (v.rejectSamples) {
+        reject('missing-host-identity', pol.id, null, null, null);
+        w.str(`<HOST>\n${f.el('DNS', 'ghost.example.com')}${f.el('NETBIOS', 'GHOST')}</HOST>\n`);
+      }
       w.str('</HOST_STATISTICS>\n<CONTROL_LIST>\n');
+      const firstHost = perHost.findIndex((x) => x !== null);
       for (const ctl of model.controls) {
         const fr = cf[ctl.index]!;
         for (let gi = 0; gi < ctl.groups.length; gi++) {
@@ -343,8 +416,26 @@ function* writeReport(spec: ReportSpec, w: ByteWriter): Generator<Buffer> {
             if (w.pos >= CHUNK_BYTES) w.cut();
             while (w.ready.length) yield w.ready.shift() as Buffer;
           }
+          if (v.rejectSamples && ctl.index === 0 && gi === 0) {
+            reject('missing-host-identity', pol.id, null, ctl.cid, null);
+            w.str(`<HOST>${f.el('INSTANCE', 'ghost')}<STATUS>Passed</STATUS></HOST>\n`);
+            const hb = perHost[firstHost];
+            if (hb) {
+              const host = model.host(firstHost);
+              reject('unknown-test-status', pol.id, host, ctl.cid, keyOf(host));
+              w.put(hb.ident);
+              w.str(`${f.el('INSTANCE', 'sample')}<STATUS>Not Applicable</STATUS></HOST>\n`);
+            }
+          }
           w.str('</HOST_LIST>\n</CONTROL>\n');
         }
+      }
+      const hb0 = perHost[firstHost];
+      if (v.rejectSamples && hb0) {
+        reject('missing-control-id', pol.id, null, null, null);
+        w.str(`<CONTROL>\n${f.el('STATEMENT', 'A control without control id')}\n<HOST_LIST>\n`);
+        w.put(hb0.ident);
+        w.str(`${f.el('INSTANCE', 'os')}<STATUS>Failed</STATUS></HOST>\n</HOST_LIST>\n</CONTROL>\n`);
       }
       w.str('</CONTROL_LIST>\n');
     }

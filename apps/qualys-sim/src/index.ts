@@ -15,7 +15,7 @@ export {
   type ScenarioReport,
 } from './scenario.ts';
 export { CANONICAL_VARIANTS, DEFAULT_SPEC, reportSpec, type Layout, type Mutation, type Ratios, type ReportSize, type ReportSpec, type Variants } from './spec.ts';
-export { generateReport, reportChunks, reportByteLength, reportByteLengthAsync, countResults, type Counts } from './generate.ts';
+export { generateReport, rejectSamples, type RejectSample, reportChunks, reportByteLength, reportByteLengthAsync, countResults, type Counts } from './generate.ts';
 export { expectedRecords, type ExpectedOptions } from './expected.ts';
 export { benchSpec, reportDigest, writeReportFile, type ReportDigest } from './report-file.ts';
 export { reportEtag } from './reports.ts';

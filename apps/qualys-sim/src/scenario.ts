@@ -45,6 +45,7 @@ const variantsSchema = z
     unknownElements: z.boolean(),
     ipv6Share: z.number().min(0).max(1),
     optionalFields: z.boolean(),
+    rejectSamples: z.boolean(),
   })
   .partial()
   .strict();

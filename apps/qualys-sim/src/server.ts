@@ -252,7 +252,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const scenario =
     typeof opts.scenario === 'string'
       ? await loadScenarioFile(opts.scenario)
-      : (opts.scenario ?? resolveScenario(DEMO_SCENARIO));
+      : opts.scenario
+        ? structuredClone(opts.scenario) // launches append reports: never into the caller's object
+        : resolveScenario(DEMO_SCENARIO);
   const sim = new SimulatorServer(scenario, opts.logger);
   await sim.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   opts.logger?.info({ url: sim.url, user: scenario.user.login }, 'Qualys simulator listening (development tool, not for production)');

@@ -31,6 +31,11 @@ export interface Variants {
   ipv6Share: number;
   /** optional result fields: previous status, pass/fail dates, cause of failure, references, exceptions */
   optionalFields: boolean;
+  /**
+   * a few broken elements per policy that the parser must reject one by one (a host with neither IP
+   * nor host id, a result without CID, a result with an unknown status); default false
+   */
+  rejectSamples?: boolean;
 }
 
 export interface ReportSize {

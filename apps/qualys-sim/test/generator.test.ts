@@ -212,3 +212,31 @@ t.test('benchSpec hits its target size roughly; scenario validation names the pr
   t.equal(sc.reports[0]?.expiresAt, '2026-11-20T11:30:00Z');
   t.equal(sc.user.login, 'demo');
 });
+
+t.test('rejectSamples: broken elements at the lines the rejected records name; good records unchanged', async (t) => {
+  for (const layout of ['by-host', 'by-control'] as const) {
+    const plain = small({ layout, size: { hosts: 8, controls: 5, instancesPerControl: 2, policies: 2 } });
+    const spec = { ...plain, variants: { ...plain.variants, rejectSamples: true } };
+    const text = Buffer.concat([...reportChunks(spec)]).toString('utf8');
+    t.same(extract(reportChunks(spec)).errors, [], `${layout}: still well-formed`);
+    const all = [...expectedRecords(spec)];
+    const rejected = all.filter((r) => r.type === 'rejected');
+    t.equal(rejected.length, layout === 'by-host' ? 6 : 8, `${layout}: samples per policy`);
+    t.same(new Set(rejected.map((r) => r.reason)), new Set(['missing-control-id', 'missing-host-identity', 'unknown-test-status']));
+    const lines = text.split('\n');
+    for (const r of rejected) {
+      const at = lines[(r.line ?? 0) - 1] ?? '';
+      if (r.reason === 'missing-control-id') t.match(at, /^<CONTROL>$/, `${layout}: line ${r.line}`);
+      else if (r.reason === 'missing-host-identity') {
+        const host = `${at}\n${lines[r.line ?? 0] ?? ''}`.split('</HOST>')[0] ?? '';
+        t.match(host, /^<HOST>/);
+        t.notMatch(host, /<IP|HOST_ID>/, `${layout}: no identity at ${r.line}`);
+      }
+      else t.match(at + (lines[r.line ?? 0] ?? ''), /Not Applicable/, `${layout}: status at ${r.line}`);
+    }
+    const summary = all.at(-1) as SummaryRecord;
+    t.equal(summary.rejected, rejected.length);
+    const good = (s: ReportSpec): string[] => [...records(s).findings.keys()].sort();
+    t.same(good(spec), good(plain), `${layout}: the good findings are the same`);
+  }
+});
