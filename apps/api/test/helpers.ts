@@ -32,6 +32,8 @@ export interface Api {
   mongoUrl: string;
   redisUrl: string;
   call(method: string, path: string, opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<Answer>;
+  /** every answer body so far (for the canary checks) */
+  answers: string[];
 }
 
 const unusedProbe: QualysProbe = async () => {
@@ -40,7 +42,7 @@ const unusedProbe: QualysProbe = async () => {
 
 export async function startApi(
   t: Teardown,
-  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string } = {},
+  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string; secretKey?: Buffer } = {},
 ): Promise<Api> {
   const { prefix, redisUrl: sharedRedis } = await testRedis(t);
   const { url: mongoUrl, dbName } = await testMongo(t);
@@ -53,7 +55,7 @@ export async function startApi(
     },
   });
   const logger = createLogger('api-test', 'debug', sink);
-  const secrets = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
+  const secrets = createSecretBox({ keys: { k1: opts.secretKey ?? randomBytes(32) }, currentKeyId: 'k1' });
   const { deps, close } = await connectDeps({
     redisUrl,
     mongoUrl,
@@ -74,6 +76,7 @@ export async function startApi(
     });
     await close();
   });
+  const answers: string[] = [];
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     base,
@@ -85,6 +88,7 @@ export async function startApi(
     dbName,
     mongoUrl,
     redisUrl,
+    answers,
     async call(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       const token = o.token === undefined ? ADMIN : o.token;
@@ -97,6 +101,7 @@ export async function startApi(
         ...(withBody ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
       });
       const text = await res.text();
+      answers.push(`${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${text}`);
       let json: unknown = undefined;
       try {
         json = JSON.parse(text);
