@@ -47,7 +47,10 @@ async function child(mode: string, file: string): Promise<ChildResult> {
       },
       { xmlMode: true },
     );
-    for await (const chunk of source as AsyncIterable<Buffer>) p.write(decoder.decode(chunk, { stream: true }));
+    // fed like ours: 64 KB slices of each chunk, decoded incrementally
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      for (let off = 0; off < chunk.length; off += 64 * 1024) p.write(decoder.decode(chunk.subarray(off, off + 64 * 1024), { stream: true }));
+    }
     p.end();
   } else {
     for await (const batch of parseReport(source, { batchSize: 500 })) records += batch.length;

@@ -1,7 +1,8 @@
 /**
  * Maps character offsets of the decoded text (what htmlparser2 counts) to line numbers and byte offsets.
- * Lines are counted once, forward, as offsets are asked for in increasing order; a window of recent
- * chunks is kept so that a tag that started a few chunks ago can still be placed.
+ * Lines are counted once, forward, as pieces leave the window or offsets are asked for; a window of
+ * recent pieces is kept so that an element that started a little earlier can still be placed, and the
+ * token being read (from `keepFrom`) can be sliced.
  */
 interface Piece {
   s: string;
@@ -9,7 +10,8 @@ interface Piece {
   byteStart: number;
 }
 
-const WINDOW_CHARS = 2 * 1024 * 1024;
+/** kept behind the newest piece: small, so that the pieces die young (a token being read is always kept) */
+const WINDOW_CHARS = 256 * 1024;
 const WINDOW_PIECES = 4096;
 
 export class Positions {
@@ -21,14 +23,15 @@ export class Positions {
   /** total characters appended */
   chars = 0;
 
-  append(s: string, byteStart: number): void {
+  append(s: string, byteStart: number, keepFrom: number): void {
     if (s.length === 0) return;
     this.pieces.push({ s, charStart: this.chars, byteStart });
     this.chars += s.length;
     this.windowChars += s.length;
-    while (this.pieces.length > 1 && (this.windowChars - this.pieces[0]!.s.length > WINDOW_CHARS || this.pieces.length > WINDOW_PIECES)) {
+    while (this.pieces.length > 1) {
       const first = this.pieces[0]!;
       const end = first.charStart + first.s.length;
+      if (end > keepFrom || (this.windowChars - first.s.length <= WINDOW_CHARS && this.pieces.length <= WINDOW_PIECES)) break;
       if (this.cursor < end) {
         this.cursorLine += this.countNewlines(this.cursor, end);
         this.cursor = end;
@@ -60,6 +63,20 @@ export class Positions {
   charCodeAt(index: number): number {
     const p = this.pieceOf(index);
     return p ? p.s.charCodeAt(index - p.charStart) : -1;
+  }
+
+  /** The text between two offsets (from the token being read, or within the window). */
+  slice(start: number, end: number): string {
+    const last = this.pieces[this.pieces.length - 1];
+    if (last && start >= last.charStart) return last.s.slice(start - last.charStart, end - last.charStart);
+    let out = '';
+    for (const p of this.pieces) {
+      const pEnd = p.charStart + p.s.length;
+      if (pEnd <= start) continue;
+      if (p.charStart >= end) break;
+      out += p.s.slice(Math.max(0, start - p.charStart), Math.min(p.s.length, end - p.charStart));
+    }
+    return out;
   }
 
   /** up to `n` characters from the start of the input, when still in the window */

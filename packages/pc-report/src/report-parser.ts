@@ -1,9 +1,11 @@
 /**
- * The push parser: UTF-8 bytes in (`write`, `end`), normalized records out (`out`). htmlparser2 in XML
- * mode does the tokenizing; this class keeps a scope stack driven by the table of mapping.ts and turns
- * closed elements into records. Synchronous; parse-report.ts wraps it into an async iterable.
+ * The push parser: UTF-8 bytes in (`write`, `end`), normalized records out (`out`). htmlparser2's XML
+ * mode tokenizer does the tokenizing (entities, CDATA, comments, declarations); this class keeps its own
+ * element stack (so a mismatched closing tag is an error, not silently repaired), a scope stack driven
+ * by the table of mapping.ts, and turns closed elements into records. Text is sliced only inside the
+ * fields we want. Synchronous; parse-report.ts wraps it into an async iterable.
  */
-import { Parser } from 'htmlparser2';
+import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { ROOTS, FOREIGN_ROOTS, type Entry, type Scope } from './mapping.ts';
 import {
   FIELD,
@@ -89,7 +91,11 @@ export class ReportParser {
   private readonly maxField: number;
   private readonly utf8 = new Utf8Stream();
   private readonly pos = new Positions();
-  private readonly parser: Parser;
+  private readonly tokenizer: Tokenizer;
+  /** character offset just after the last token event: where the token being read started */
+  private tokenStart = 0;
+  private attrName = '';
+  private attrValue = '';
   private readonly b: RecordBuilder;
   private readonly tables: CompiledTable;
 
@@ -97,6 +103,8 @@ export class ReportParser {
   private readonly scopes: Int32Array;
   private readonly names: string[] = [];
   private readonly lines: Int32Array;
+  /** where each open element starts (character offset) */
+  private readonly starts: number[] = [];
   private readonly colls: (Collector | null)[] = [];
   private readonly pool: Collector[] = [];
   private attrs: Map<string, FieldRef> | null = null;
@@ -118,16 +126,67 @@ export class ReportParser {
       this.colls.push(null);
     }
     this.b = new RecordBuilder(this.out, (at) => this.pos.lineAt(at));
-    this.parser = new Parser(
-      {
-        onopentagname: (name) => this.onOpen(name),
-        onattribute: (name, value) => this.onAttribute(name, value),
-        ontext: (text) => this.onText(text),
-        onclosetag: (name, implied) => this.onClose(name, implied),
-        onprocessinginstruction: (name, data) => this.onDeclaration(name, data),
+    const self = this;
+    const cbs: TokenizerCallbacks = {
+      ontext(start, end) {
+        self.tokenStart = end;
+        self.onText(start, end);
       },
-      { xmlMode: true, decodeEntities: true },
-    );
+      ontextentity(cp, end) {
+        self.tokenStart = end;
+        self.onTextString(String.fromCodePoint(cp), 1);
+      },
+      oncdata(start, end, offset) {
+        self.tokenStart = end + 1;
+        self.onText(start, end - offset);
+      },
+      onopentagname(start, end) {
+        self.tokenStart = end;
+        self.onOpen(self.pos.slice(start, end), start - 1);
+      },
+      onattribname(start, end) {
+        self.tokenStart = end;
+        self.attrName = self.pos.slice(start, end);
+        self.attrValue = '';
+      },
+      onattribdata(start, end) {
+        self.tokenStart = end;
+        self.attrValue += self.pos.slice(start, end);
+        if (self.attrValue.length > self.maxField) self.attrTooLarge();
+      },
+      onattribentity(cp) {
+        self.attrValue += String.fromCodePoint(cp);
+      },
+      onattribend(_quote, end) {
+        self.tokenStart = end;
+        self.onAttribute(self.attrName, self.attrValue);
+        self.attrValue = '';
+      },
+      onopentagend(end) {
+        self.tokenStart = end + 1;
+        self.attrs = null;
+      },
+      onselfclosingtag(end) {
+        self.tokenStart = end + 1;
+        self.close();
+      },
+      onclosetag(start, end) {
+        self.tokenStart = end + 1;
+        self.onCloseTag(self.pos.slice(start, end), start - 2);
+      },
+      oncomment(_start, end) {
+        self.tokenStart = end + 1;
+      },
+      ondeclaration(start, end) {
+        self.tokenStart = end + 1;
+        self.onDeclaration(self.pos.slice(start, end), start - 2);
+      },
+      onprocessinginstruction(_start, end) {
+        self.tokenStart = end + 1;
+      },
+      onend() {},
+    };
+    this.tokenizer = new Tokenizer({ xmlMode: true, decodeEntities: true }, cbs);
   }
 
   write(chunk: Uint8Array): void {
@@ -140,7 +199,7 @@ export class ReportParser {
     const s = this.utf8.end();
     if (s.length) this.feed(s);
     this.ending = true;
-    this.parser.end();
+    this.tokenizer.end();
     if (this.rootName === null) {
       const bytes = this.utf8.bytes;
       if (bytes === 0) throw new ReportError('EMPTY_INPUT', 'the input is empty (0 bytes): no report');
@@ -152,7 +211,7 @@ export class ReportParser {
       );
     }
     if (!this.rootClosed) {
-      const open = this.names.slice(1, this.depthAtEnd + 1);
+      const open = this.names.slice(1, this.depth + 1);
       const inner = open.length > 1 ? `; still open: ${open.slice(-4).join(' > ')}` : '';
       throw new ReportError(
         'TRUNCATED',
@@ -163,14 +222,12 @@ export class ReportParser {
     this.b.finish(this.utf8.bytes, this.utf8.invalid);
   }
 
-  private depthAtEnd = 0;
-
   private feed(s: string): void {
-    this.pos.append(s, this.utf8.nextByteStart);
-    this.parser.write(s);
-    // a token htmlparser2 is still buffering (CDATA, comment, tag, declaration) must not grow unbounded
-    if (this.pos.chars - this.parser.startIndex > this.maxField + 64) {
-      throw this.error('FIELD_TOO_LARGE', `a single token (CDATA section, comment, tag or declaration) is larger than ${this.limitText()}`, this.parser.startIndex);
+    this.pos.append(s, this.utf8.nextByteStart, this.tokenStart);
+    this.tokenizer.write(s);
+    // a token still being read (CDATA, comment, tag, declaration) must not grow without bound
+    if (this.pos.chars - this.tokenStart > this.maxField + 64) {
+      throw this.error('FIELD_TOO_LARGE', `a single token (CDATA section, comment, tag or declaration) is larger than ${this.limitText()}`, this.tokenStart);
     }
   }
 
@@ -182,8 +239,8 @@ export class ReportParser {
     return new ReportError(code, message, { line: this.pos.lineAt(at), byteOffset: this.pos.byteAt(at) });
   }
 
-  private onOpen(name: string): void {
-    const start = this.parser.startIndex;
+  private onOpen(name: string, start: number): void {
+    if (this.ending) return;
     const d = ++this.depth;
     this.textRun = 0;
     this.attrs = null;
@@ -191,6 +248,7 @@ export class ReportParser {
       throw this.error('TOO_DEEP', `element <${name}> is nested deeper than ${this.maxDepth} levels`, start);
     }
     this.names[d] = name;
+    this.starts[d] = start;
     if (d === 1) return this.openRoot(name, start);
     const parent = this.scopes[d - 1]!;
     if (parent < 0) {
@@ -232,17 +290,26 @@ export class ReportParser {
     this.b.root = name;
   }
 
+  private attrTooLarge(): never {
+    throw this.error('FIELD_TOO_LARGE', `attribute ${this.attrName} of <${this.names[this.depth]}> is larger than ${this.limitText()}`, this.tokenStart);
+  }
+
   private onAttribute(name: string, value: string): void {
-    if (value.length > this.maxField) {
-      throw this.error('FIELD_TOO_LARGE', `attribute ${name} of <${this.names[this.depth]}> is larger than ${this.limitText()}`, this.parser.startIndex);
-    }
+    if (value.length > this.maxField) this.attrTooLarge();
     if (this.attrs === null) return;
     const ref = this.attrs.get(name.toLowerCase());
     if (ref) this.assign(ref, value.trim() || null);
   }
 
-  private onText(text: string): void {
-    this.textRun += text.length;
+  private onText(start: number, end: number): void {
+    if (end <= start) return;
+    const c = this.colls[this.depth];
+    if (c) this.onTextString(this.pos.slice(start, end), end - start);
+    else if ((this.textRun += end - start) > this.maxField) this.tooLarge();
+  }
+
+  private onTextString(text: string, n: number): void {
+    this.textRun += n;
     const c = this.colls[this.depth];
     if (c) {
       c.add(text);
@@ -253,21 +320,24 @@ export class ReportParser {
   }
 
   private tooLarge(): never {
-    throw this.error('FIELD_TOO_LARGE', `the text of <${this.names[this.depth]}> is larger than ${this.limitText()}`, this.parser.startIndex);
+    throw this.error('FIELD_TOO_LARGE', `the text of <${this.names[this.depth]}> is larger than ${this.limitText()}`, this.starts[this.depth] ?? this.tokenStart);
   }
 
-  private onClose(name: string, implied: boolean): void {
+  private onCloseTag(name: string, at: number): void {
+    if (this.ending) return;
     const d = this.depth;
-    if (this.ending) {
-      // the input ended with this element open: a cut report; end() refuses it, nothing is closed
-      if (this.depthAtEnd === 0) this.depthAtEnd = d;
-      this.depth--;
-      return;
+    if (d === 0) {
+      throw this.error('MALFORMED_XML', `closing tag </${name}> without an open element`, at);
     }
-    // htmlparser2 reports a self-closing <X/> as an implied close too; anything else is a mismatch
-    if (implied && this.pos.charCodeAt(this.parser.endIndex - 1) !== 0x2f) {
-      throw this.error('MALFORMED_XML', `element <${name}> is not closed before the closing tag that follows it`, this.parser.endIndex);
+    if (name !== this.names[d]) {
+      throw this.error('MALFORMED_XML', `closing tag </${name}> where <${this.names[d]}> (line ${this.pos.lineAt(this.starts[d]!)}) is open`, at);
     }
+    this.close();
+  }
+
+  /** the innermost open element ends */
+  private close(): void {
+    const d = this.depth;
     this.textRun = 0;
     this.attrs = null;
     const scope = this.scopes[d]!;
@@ -295,13 +365,13 @@ export class ReportParser {
     this.b.header();
   }
 
-  private onDeclaration(name: string, data: string): void {
-    const upper = name.toUpperCase();
-    if (upper === '!ENTITY' || (upper === '!DOCTYPE' && data.includes('[') && /<!ENTITY/i.test(data))) {
+  /** `<!...>` other than comments and CDATA: DOCTYPE (its internal subset is cut at the first `>`), ENTITY, ... */
+  private onDeclaration(data: string, at: number): void {
+    if (/^ENTITY\b/i.test(data) || (/^DOCTYPE\b/i.test(data) && data.includes('[') && /<!ENTITY/i.test(data))) {
       throw this.error(
         'ENTITY_DECLARATION',
         'the document declares entities in a DOCTYPE internal subset: refused (entity expansion is an attack vector, and Qualys reports never do this)',
-        this.parser.startIndex,
+        at,
       );
     }
   }

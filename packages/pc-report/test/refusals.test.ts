@@ -115,7 +115,8 @@ t.test('no content', async (t) => {
 });
 
 t.test('not well-formed', async (t) => {
-  await refusal(t, '<POLICY_REPORT>\n<HEADER><NAME>x</HEADER>\n</POLICY_REPORT>', 'MALFORMED_XML', /<NAME> is not closed.*line 2/, { line: 2 });
+  await refusal(t, '<POLICY_REPORT>\n<HEADER><NAME>x</HEADER>\n</POLICY_REPORT>', 'MALFORMED_XML', /closing tag <\/HEADER> where <NAME> \(line 2\) is open.*line 2, byte 31/, { line: 2, byteOffset: 31 });
+  await refusal(t, '<POLICY_REPORT></POLICY_REPORT>\n</POLICY_REPORT>', 'MALFORMED_XML', /closing tag <\/POLICY_REPORT> without an open element.*line 2/, { line: 2 });
   await refusal(t, '<POLICY_REPORT/>\n<POLICY_REPORT/>', 'MALFORMED_XML', /second root element <POLICY_REPORT>.*line 2/, { line: 2 });
   await refusal(t, '<POLICY_REPORT><RESULTS>\n<POLICY><TITLE>t</TITLE><HOST_LIST/></POLICY></RESULTS></POLICY_REPORT>', 'MISSING_POLICY_ID', /POLICY element has no ID.*line 2/, { line: 2 });
 });
