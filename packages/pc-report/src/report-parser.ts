@@ -126,65 +126,64 @@ export class ReportParser {
       this.colls.push(null);
     }
     this.b = new RecordBuilder(this.out, (at) => this.pos.lineAt(at));
-    const self = this;
     const cbs: TokenizerCallbacks = {
-      ontext(start, end) {
-        self.tokenStart = end;
-        self.onText(start, end);
+      ontext: (start, end) => {
+        this.tokenStart = end;
+        this.onText(start, end);
       },
-      ontextentity(cp, end) {
-        self.tokenStart = end;
-        self.onTextString(String.fromCodePoint(cp), 1);
+      ontextentity: (cp, end) => {
+        this.tokenStart = end;
+        this.onTextString(String.fromCodePoint(cp), 1);
       },
-      oncdata(start, end, offset) {
-        self.tokenStart = end + 1;
-        self.onText(start, end - offset);
+      oncdata: (start, end, offset) => {
+        this.tokenStart = end + 1;
+        this.onText(start, end - offset);
       },
-      onopentagname(start, end) {
-        self.tokenStart = end;
-        self.onOpen(self.pos.slice(start, end), start - 1);
+      onopentagname: (start, end) => {
+        this.tokenStart = end;
+        this.onOpen(this.pos.slice(start, end), start - 1);
       },
-      onattribname(start, end) {
-        self.tokenStart = end;
-        self.attrName = self.pos.slice(start, end);
-        self.attrValue = '';
+      onattribname: (start, end) => {
+        this.tokenStart = end;
+        this.attrName = this.pos.slice(start, end);
+        this.attrValue = '';
       },
-      onattribdata(start, end) {
-        self.tokenStart = end;
-        self.attrValue += self.pos.slice(start, end);
-        if (self.attrValue.length > self.maxField) self.attrTooLarge();
+      onattribdata: (start, end) => {
+        this.tokenStart = end;
+        this.attrValue += this.pos.slice(start, end);
+        if (this.attrValue.length > this.maxField) this.attrTooLarge();
       },
-      onattribentity(cp) {
-        self.attrValue += String.fromCodePoint(cp);
+      onattribentity: (cp) => {
+        this.attrValue += String.fromCodePoint(cp);
       },
-      onattribend(_quote, end) {
-        self.tokenStart = end;
-        self.onAttribute(self.attrName, self.attrValue);
-        self.attrValue = '';
+      onattribend: (_quote, end) => {
+        this.tokenStart = end;
+        this.onAttribute(this.attrName, this.attrValue);
+        this.attrValue = '';
       },
-      onopentagend(end) {
-        self.tokenStart = end + 1;
-        self.attrs = null;
+      onopentagend: (end) => {
+        this.tokenStart = end + 1;
+        this.attrs = null;
       },
-      onselfclosingtag(end) {
-        self.tokenStart = end + 1;
-        self.close();
+      onselfclosingtag: (end) => {
+        this.tokenStart = end + 1;
+        this.close();
       },
-      onclosetag(start, end) {
-        self.tokenStart = end + 1;
-        self.onCloseTag(self.pos.slice(start, end), start - 2);
+      onclosetag: (start, end) => {
+        this.tokenStart = end + 1;
+        this.onCloseTag(this.pos.slice(start, end), start - 2);
       },
-      oncomment(_start, end) {
-        self.tokenStart = end + 1;
+      oncomment: (_start, end) => {
+        this.tokenStart = end + 1;
       },
-      ondeclaration(start, end) {
-        self.tokenStart = end + 1;
-        self.onDeclaration(self.pos.slice(start, end), start - 2);
+      ondeclaration: (start, end) => {
+        this.tokenStart = end + 1;
+        this.onDeclaration(this.pos.slice(start, end), start - 2);
       },
-      onprocessinginstruction(_start, end) {
-        self.tokenStart = end + 1;
+      onprocessinginstruction: (_start, end) => {
+        this.tokenStart = end + 1;
       },
-      onend() {},
+      onend: () => {},
     };
     this.tokenizer = new Tokenizer({ xmlMode: true, decodeEntities: true }, cbs);
   }
