@@ -201,6 +201,14 @@ class ByteWriter {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  /** an ASCII string written straight into the chunk (no Buffer of its own) */
+  ascii(s: string): void {
+    if (!this.countOnly) {
+      if (this.pos + s.length > this.buf.length) this.cut(s.length);
+      this.buf.write(s, this.pos, 'latin1');
+    }
+    this.pos += s.length;
+  }
   linesCut(): number {
     return this.lines;
   }
@@ -305,13 +313,21 @@ function* writeReport(spec: ReportSpec, w: ByteWriter, rejects: RejectSample[] |
   const words: Buffer[] = [];
   for (let s = 0; s < 3; s++) for (let cb = 0; cb < 4; cb++) words.push(B(statusWord(v.statusCase, s, cb)));
   const prev = [B('<PREVIOUS_STATUS>Failed</PREVIOUS_STATUS>'), B('<PREVIOUS_STATUS>Passed</PREVIOUS_STATUS>'), B('<PREVIOUS_STATUS>Passed</PREVIOUS_STATUS>')];
-  const hostBufs = (host: HostDef): { ident: Buffer; evalTag: Buffer; dates: Buffer[] } => ({
-    ident: B(`<HOST>${f.hostIdent(host)}`),
+  const hostBufs = (host: HostDef): { evalTag: Buffer; dates: Buffer[] } => ({
     evalTag: B(`</STATUS><EVALUATION_DATE>${host.evaluationDate}</EVALUATION_DATE>`),
     dates: f.hostDates(host).map(B),
   });
-  // by-control walks every host once per control: keep each host's short fragments (bounded by hosts)
-  const perHost: Array<ReturnType<typeof hostBufs> | null> = [];
+  // by-control visits every host once per control: its per-host fragments come from one of the 48
+  // scan-time slots and from the index, so memory does not grow with the number of hosts
+  const slots: Array<ReturnType<typeof hostBufs>> = [];
+  const slotBufs = (h: number): ReturnType<typeof hostBufs> => {
+    const k = model.hostSlot(h);
+    return (slots[k] ??= hostBufs(model.host(h)));
+  };
+  const idTag = f.hostIdTag;
+  const identStart = '<HOST><IP network_id="0">';
+  const identOf = (h: number): string =>
+    idTag ? `${identStart}${model.hostIp(h)}</IP><${idTag}>${spec.firstHostId + h}</${idTag}>` : `${identStart}${model.hostIp(h)}</IP>`;
 
   const result = (fr: ControlFrags, r: number, evalTag: Buffer, dates: Buffer[]): void => {
     const s = r & 3;
@@ -382,14 +398,11 @@ function* writeReport(spec: ReportSpec, w: ByteWriter, rejects: RejectSample[] |
       w.str('</HOST_LIST>\n');
     } else {
       w.str('<HOST_STATISTICS>\n');
+      let firstHost = -1;
       for (let h = 0; h < nHosts; h++) {
-        if (model.hostDropped(h)) {
-          perHost[h] = null;
-          continue;
-        }
-        const host = model.host(h);
-        perHost[h] = hostBufs(host);
-        w.str(`<HOST>\n${f.hostDetails(host)}</HOST>\n`);
+        if (model.hostDropped(h)) continue;
+        if (firstHost < 0) firstHost = h;
+        w.str(`<HOST>\n${f.hostDetails(model.host(h))}</HOST>\n`);
         if (w.pos >= CHUNK_BYTES) w.cut();
         while (w.ready.length) yield w.ready.shift() as Buffer;
       }
@@ -398,20 +411,22 @@ function* writeReport(spec: ReportSpec, w: ByteWriter, rejects: RejectSample[] |
         w.str(`<HOST>\n${f.el('DNS', 'ghost.example.com')}${f.el('NETBIOS', 'GHOST')}</HOST>\n`);
       }
       w.str('</HOST_STATISTICS>\n<CONTROL_LIST>\n');
-      const firstHost = perHost.findIndex((x) => x !== null);
       for (const ctl of model.controls) {
         const fr = cf[ctl.index]!;
         for (let gi = 0; gi < ctl.groups.length; gi++) {
           w.put(fr.heads[gi]!);
+          const group = ctl.groups[gi]!;
           for (let h = 0; h < nHosts; h++) {
-            const hb = perHost[h];
-            if (!hb) continue;
-            for (const k of ctl.groups[gi]!) {
+            if (model.hostDropped(h)) continue;
+            let ident: string | null = null;
+            for (const k of group) {
               const r = model.result(p, h, ctl.index, k);
               if (r < 0) continue;
-              w.put(hb.ident);
+              ident ??= identOf(h);
+              w.ascii(ident);
               w.put(fr.instance[k]!);
-              result(fr, r, hb.evalTag, hb.dates);
+              const sb = slotBufs(h);
+              result(fr, r, sb.evalTag, sb.dates);
             }
             if (w.pos >= CHUNK_BYTES) w.cut();
             while (w.ready.length) yield w.ready.shift() as Buffer;
@@ -419,22 +434,20 @@ function* writeReport(spec: ReportSpec, w: ByteWriter, rejects: RejectSample[] |
           if (v.rejectSamples && ctl.index === 0 && gi === 0) {
             reject('missing-host-identity', pol.id, null, ctl.cid, null);
             w.str(`<HOST>${f.el('INSTANCE', 'ghost')}<STATUS>Passed</STATUS></HOST>\n`);
-            const hb = perHost[firstHost];
-            if (hb) {
+            if (firstHost >= 0) {
               const host = model.host(firstHost);
               reject('unknown-test-status', pol.id, host, ctl.cid, keyOf(host));
-              w.put(hb.ident);
+              w.ascii(identOf(firstHost));
               w.str(`${f.el('INSTANCE', 'sample')}<STATUS>Not Applicable</STATUS></HOST>\n`);
             }
           }
           w.str('</HOST_LIST>\n</CONTROL>\n');
         }
       }
-      const hb0 = perHost[firstHost];
-      if (v.rejectSamples && hb0) {
+      if (v.rejectSamples && firstHost >= 0) {
         reject('missing-control-id', pol.id, null, null, null);
         w.str(`<CONTROL>\n${f.el('STATEMENT', 'A control without control id')}\n<HOST_LIST>\n`);
-        w.put(hb0.ident);
+        w.ascii(identOf(firstHost));
         w.str(`${f.el('INSTANCE', 'os')}<STATUS>Failed</STATUS></HOST>\n</HOST_LIST>\n</CONTROL>\n`);
       }
       w.str('</CONTROL_LIST>\n');

@@ -192,11 +192,22 @@ export class ReportModel {
     };
   }
 
+  /** the IP of host i (cheap: the by-control layout asks once per result) */
+  hostIp(i: number): string {
+    const n = i + 1;
+    const v6 = this.spec.variants.ipv6Share > 0 && mix(0x1f6, i) / THRESH < this.spec.variants.ipv6Share;
+    return v6 ? `2001:db8:0:${((n >>> 16) & 0xffff).toString(16)}::${(n & 0xffff).toString(16)}` : `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
+
+  /** which of the 48 scan times host i has: every date of a host derives from it */
+  hostSlot(i: number): number {
+    return (hash(0xb0575, i) >>> 6) % 48;
+  }
+
   host(i: number): HostDef {
     const h = hash(0xb0575, i);
     const n = i + 1;
-    const v6 = this.spec.variants.ipv6Share > 0 && (mix(0x1f6, i) / THRESH) < this.spec.variants.ipv6Share;
-    const ip = v6 ? `2001:db8:0:${((n >>> 16) & 0xffff).toString(16)}::${(n & 0xffff).toString(16)}` : `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+    const ip = this.hostIp(i);
     const nameSel = i % 29 === 28 ? 2 : i % 7 === 6 ? 1 : 0;
     const dns = nameSel === 0 ? (i % 11 === 3 ? `zürich-srv${n}.example.ch` : `srv${n}.example.com`) : null;
     const netbios = nameSel === 2 ? null : `SRV${n}`;
@@ -204,7 +215,7 @@ export class ReportModel {
     const tagCount = h % 4;
     for (let t = 0; t < tagCount; t++) tags.push(pick(T.TAGS, (h >>> 4) + t * 3));
     if ((h >>> 10) % 9 === 0 && tags.length > 0) tags.push(tags[0] as string); // a duplicate, deduplicated by the parser
-    const ago = 3600 * (1 + (h >>> 6) % 48);
+    const ago = 3600 * (1 + this.hostSlot(i));
     return {
       index: i,
       ip,
