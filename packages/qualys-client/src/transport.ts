@@ -203,6 +203,12 @@ export class Transport {
         { retryable: false, status },
       );
     }
+    if (status === 429) {
+      // not a Qualys answer, but a proxy in front of it may say the same thing this way
+      const after = Number(headerText(headers['retry-after']));
+      const error = new QualysError('QUALYS_RATE_LIMITED', `${what} answered HTTP 429`, { retryable: true, status });
+      return { retryAfterMs: Number.isFinite(after) && after >= 0 ? after * 1000 : -1, conflict: true, error };
+    }
     if (status === 409) {
       const root = safeParse(body);
       const err =

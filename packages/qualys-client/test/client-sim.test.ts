@@ -54,7 +54,8 @@ t.test('listReports parses the report list', async (t) => {
   const finished = await c.listReports({ state: 'Finished' });
   t.notOk(finished.some((x) => x.state !== 'Finished'));
   t.same((await c.listReports({ id: '1003' })).map((x) => x.id), ['1003']);
-  t.equal(s.stats().byPath['/api/2.0/fo/report/'], 3);
+  t.same((await c.listReports({ expiresBefore: new Date() })).map((x) => x.id), ['1006'], 'only the expired one');
+  t.equal(s.stats().byPath['/api/2.0/fo/report/'], 4);
 });
 
 t.test('about and launchPolicyReport', async (t) => {

@@ -221,3 +221,23 @@ t.test('a shared budget that cannot be reached is a retryable error of its own',
   t.equal(err.retryable, true);
   t.equal(calls, 0, 'no call is made without a slot');
 });
+
+t.test('a 429 from a proxy waits Retry-After and retries', async (t) => {
+  let n = 0;
+  const { url } = await httpServer(t, (_req, res) => {
+    n++;
+    if (n === 1) {
+      res.writeHead(429, { 'retry-after': '1' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end('<ABOUT><WEB-VERSION>2</WEB-VERSION></ABOUT>');
+  });
+  const c = createQualysClient({ url, username: 'u', password: 'p', allowHttp: true, limits: FAST });
+  t.teardown(() => c.close());
+  const t0 = Date.now();
+  t.equal((await c.about()).version, '2');
+  t.ok(Date.now() - t0 >= 950);
+  t.equal(n, 2);
+});
