@@ -1,0 +1,129 @@
+/** `qpc connectors ...` and `qpc sync ...` spawned as processes against a real API server on port 0. */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectDeps, createServer } from '@qpc/api';
+import { createSecretBox } from '@qpc/secrets';
+import { testMongo, testRedis, waitFor } from '@qpc/testing';
+import { createLogger } from '@qpc/worker-kit';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const qpc = path.join(here, '..', 'bin', 'qpc.mjs');
+const TOKEN = 'cli-admin-token-0123456789';
+const PASSWORD = 'Cli-Canary-Pa55-91ab';
+
+const { prefix, redisUrl } = await testRedis(t);
+const { url: mongoUrl } = await testMongo(t);
+const secrets = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
+const { deps, close } = await connectDeps({
+  redisUrl,
+  mongoUrl,
+  prefix,
+  tokens: { admin: TOKEN, viewers: [] },
+  allowHttp: false,
+  secrets,
+  qualys: async () => ({ ok: true, checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok' }, reports: [{ id: '1', title: 'PC one', type: 'Policy', state: 'Finished', size: '1 MB', sizeBytes: 1048576, launchedAt: '2026-11-01T00:00:00.000Z' }] }),
+  logger: createLogger('cli-test', 'silent'),
+});
+const { app } = createServer(deps);
+const server = app.listen(0, '127.0.0.1');
+await once(server, 'listening');
+t.teardown(async () => {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+  await close();
+});
+const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+async function cli(args: string[], stdin?: string, token = TOKEN): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('QPC_')) env[k] = v;
+  env.QPC_API_TOKEN = token;
+  const child = spawn(process.execPath, [qpc, ...args, '--api', api], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.stdin.end(stdin ?? '');
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stdout, stderr };
+}
+
+t.test('create, list, get, edit, test, delete', async (t) => {
+  const c = await cli(
+    ['connectors', 'create', '--name', 'Prod', '--url', 'https://qualysapi.example', '--username', 'api', '--network', 'corp', '--prefix', 'PC', '--password-stdin', '--daily', '02:30', '--tz', 'Europe/Berlin', '--auto-urba'],
+    `${PASSWORD}\n`,
+  );
+  t.equal(c.code, 0, c.stderr);
+  t.match(c.stdout, /^created Prod \(/);
+  const doc = await deps.store.col.connectors.findOne({ name: 'Prod' });
+  t.ok(doc);
+  t.equal(secrets.decrypt(doc!.password, doc!._id), PASSWORD, 'the password from stdin, without its newline');
+  t.same(doc!.schedule, { kind: 'daily', enabled: true, time: '02:30', timezone: 'Europe/Berlin' });
+
+  const dup = await cli(['connectors', 'create', '--name', 'prod', '--url', 'https://x.example', '--username', 'a', '--network', 'n', '--prefix', 'p', '--password-stdin'], 'pw');
+  t.equal(dup.code, 1);
+  t.match(dup.stderr, /DUPLICATE_NAME/);
+  const nopw = await cli(['connectors', 'create', '--name', 'x', '--url', 'https://x.example', '--username', 'a', '--network', 'n', '--prefix', 'p']);
+  t.equal(nopw.code, 2);
+  const http = await cli(['connectors', 'create', '--name', 'y', '--url', 'http://x.example', '--username', 'a', '--network', 'n', '--prefix', 'p', '--password-stdin'], 'pw');
+  t.equal(http.code, 1);
+  t.match(http.stderr, /url: must be https/);
+
+  const l = await cli(['connectors', 'list']);
+  t.equal(l.code, 0);
+  t.match(l.stdout, /^Prod\t[0-9a-f-]+\thttps:\/\/qualysapi.example\tcorp\tPC\tdaily\turba\n$/);
+  const g = await cli(['connectors', 'get', 'prod']);
+  t.equal(JSON.parse(g.stdout).id, doc!._id, 'found by name, case-insensitive');
+
+  const e = await cli(['connectors', 'edit', 'Prod', '--prefix', 'PC Weekly', '--no-schedule']);
+  t.equal(e.code, 0, e.stderr);
+  const after = await deps.store.col.connectors.findOne({ _id: doc!._id });
+  t.equal(after!.reportTitlePrefix, 'PC Weekly');
+  t.equal(after!.schedule, null);
+  t.same(after!.password, doc!.password, 'edit without --password-stdin keeps the password');
+
+  const tc = await cli(['connectors', 'test', 'Prod']);
+  t.equal(tc.code, 0);
+  t.match(tc.stdout, /^ok: login, Policy Compliance; 1 report/);
+
+  const unauth = await cli(['connectors', 'list'], undefined, 'wrong-token-0123456789');
+  t.equal(unauth.code, 1);
+  t.match(unauth.stderr, /UNAUTHORIZED/);
+  for (const r of [c, dup, l, g, e, tc]) t.notOk(`${r.stdout}${r.stderr}`.includes(PASSWORD), 'the password is never printed');
+
+  const d = await cli(['connectors', 'delete', 'Prod']);
+  t.equal(d.code, 0);
+  t.match(d.stdout, /data kept/);
+  t.equal((await cli(['connectors', 'get', 'Prod'])).code, 1);
+  t.equal((await cli(['connectors', 'frobnicate'])).code, 2);
+});
+
+t.test('sync: starts one, follows its runs to the end', async (t) => {
+  const c = await cli(['connectors', 'create', '--name', 'S', '--url', 'https://q.example', '--username', 'a', '--network', 'n', '--prefix', 'p', '--password-stdin', '--json'], 'pw');
+  const id = JSON.parse(c.stdout).id as string;
+  const nowait = await cli(['sync', 'S', '--no-wait', '--json']);
+  t.equal(nowait.code, 0, nowait.stderr);
+  const first = JSON.parse(nowait.stdout);
+  t.equal(first.state, 'queued');
+  // a worker's part, played here: the sync's run appears and ends
+  const follow = cli(['sync', 'S']);
+  const jobId = first.jobId as string;
+  await waitFor(async () => (await deps.queues.sync.getJob(jobId)) !== undefined);
+  setTimeout(() => {
+    void deps.store.col.runs.insertOne({
+      _id: 'run-x', connectorId: id, syncId: jobId, state: 'succeeded', reportId: '9', reportTitle: 'p one', createdAt: new Date(),
+      counts: { hostsCreated: 2, hostsUpdated: 0, findingsCreated: 5, findingsUpdated: 0, findingsClosed: 0, findingsReopened: 0 }, error: null,
+    } as never);
+  }, 1500);
+  const r = await follow;
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^joined the running sync of S: /, 'the second request joined the queued sync');
+  t.match(r.stdout, /succeeded\t9\tp one\thosts \+2\/~0\tfindings \+5\/~0 closed 0 reopened 0/);
+});
