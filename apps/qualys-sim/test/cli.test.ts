@@ -42,7 +42,7 @@ t.test('qpc sim: prints URL, user and the development-tool warning; serves; stop
     if (p.child.exitCode === null) p.child.kill('SIGKILL');
   });
   const deadline = Date.now() + 20_000;
-  while (!/listening at http:\/\/\S+/.test(p.out()) && Date.now() < deadline && p.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  while (!/WARNING: this is a development tool/.test(p.out()) && Date.now() < deadline && p.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
   const url = /listening at (http:\/\/\S+)/.exec(p.out())?.[1];
   t.ok(url, p.out() + p.err());
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'loopback by default');
