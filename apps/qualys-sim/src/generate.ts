@@ -1,9 +1,10 @@
 /**
  * The streaming Policy Report writer. Content comes from ReportModel; this file only decides the form.
- * Speed: every fragment that repeats (a control's head, its evidence per status, a host's header) is
+ * Speed: every fragment that repeats (a control's head, its evidence per status, a host's dates) is
  * encoded once as a Buffer; a result is a handful of memcpy into a ~128 KiB chunk buffer (building
- * strings and encoding them per chunk was 3x slower: rope flattening and two-byte strings). Memory: bounded by the number of hosts (by-control keeps one short line per host),
- * never by the report size.
+ * strings and encoding them per chunk was 3x slower: rope flattening and two-byte strings).
+ * Memory: constant. Nothing is kept per host or per result (the by-control layout rebuilds a host's
+ * identity from its index and takes its dates from one of 48 cached scan-time slots).
  */
 import { Readable } from 'node:stream';
 import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef, type TechInstance } from './model.ts';
