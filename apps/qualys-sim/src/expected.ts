@@ -12,7 +12,8 @@ import {
   type TestStatus,
 } from '@qpc/domain';
 import type { FindingRecord, HeaderRecord, HostRecord, PolicyRecord, RejectedRecord, ReportRecord, SummaryRecord } from '@qpc/pc-report';
-import { countResults, evidenceText, rejectSamples, reportByteLength } from './generate.ts';
+import { evidenceText } from './fragments.ts';
+import { countResults, rejectSamples, reportByteLength } from './generate.ts';
 import { ERROR, FAILED, PASSED, R_EXC, R_PREV, ReportModel, STATUS_TITLE, type ControlDef, type HostDef } from './model.ts';
 import type { ReportSpec } from './spec.ts';
 
