@@ -178,3 +178,24 @@ t.test('readyz reports Redis down (503) and recovers', async (t) => {
   }
   t.equal(status, 200, 'ready again once Redis is back');
 });
+
+t.test('readyz reports MongoDB down (503) and recovers', async (t) => {
+  const url = new URL(api.mongoUrl);
+  const proxy = await new TcpProxy({ host: url.hostname, port: Number(url.port || 27017) }).listen();
+  t.teardown(() => proxy.close());
+  const api2 = await startApi(t, { mongoHostPort: `127.0.0.1:${proxy.port}` });
+  t.equal((await api2.call('GET', '/readyz', { token: null })).status, 200);
+  proxy.cut();
+  const down = await api2.call('GET', '/readyz', { token: null });
+  t.equal(down.status, 503);
+  t.match(down.json.error.message, /mongodb/);
+  t.equal(down.json.checks.redis, 'ok');
+  proxy.restore();
+  const end = Date.now() + 20_000;
+  let status = 0;
+  while (Date.now() < end && status !== 200) {
+    status = (await api2.call('GET', '/readyz', { token: null })).status;
+    if (status !== 200) await new Promise((r) => setTimeout(r, 300));
+  }
+  t.equal(status, 200, 'ready again once MongoDB is back');
+});

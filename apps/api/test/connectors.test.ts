@@ -1,5 +1,6 @@
 /** Connectors over HTTP: create, validation, duplicates, write-only encrypted password, edit, delete, purge. */
 import t from 'tap';
+import { schedulerId } from '@qpc/jobs';
 import { isEncryptedValue } from '@qpc/secrets';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
 
@@ -139,10 +140,12 @@ t.test('delete removes the schedule, keeps the data unless purge=true', async (t
     (await api.call('POST', '/api/connectors', { body: { ...valid, name, network, schedule: { kind: 'hourly', minute: 5, timezone: 'UTC' } } })).json.id as string;
   const keep = await mk('to-delete', 'net-keep');
   const purge = await mk('to-purge', 'net-purge');
+  // what the scheduler app keeps: a job scheduler per connector on the sync queue
   for (const id of [keep, purge]) {
-    // what the scheduler app keeps: a job scheduler on the sync queue carrying the connector id
-    await api.deps.queues.sync.upsertJobScheduler(`schedule-${id}`, { pattern: '5 * * * *' }, { name: 'sync', data: { connectorId: id, trigger: 'schedule' } });
+    await api.deps.queues.sync.upsertJobScheduler(schedulerId(id), { pattern: '5 * * * *' }, { name: 'sync', data: { connectorId: id, trigger: 'schedule' } });
   }
+  // and one named otherwise that still syncs the purged connector
+  await api.deps.queues.sync.upsertJobScheduler('hand-made', { pattern: '7 * * * *' }, { name: 'sync', data: { connectorId: purge, trigger: 'schedule' } });
   const seed = async (id: string, network: string) => {
     await api.deps.store.col.runs.insertOne({ _id: `run-${id}`, connectorId: id, state: 'succeeded', createdAt: new Date() } as never);
     await api.deps.store.col.reports.insertOne({ _id: `${id}:r1`, connectorId: id, reportId: 'r1', fileId: null } as never);
@@ -162,7 +165,7 @@ t.test('delete removes the schedule, keeps the data unless purge=true', async (t
 
   const p = await api.call('DELETE', `/api/connectors/${purge}?purge=true`);
   t.equal(p.status, 200);
-  t.equal(p.json.scheduleRemoved, 1);
+  t.equal(p.json.scheduleRemoved, 2);
   t.match(p.json.purged, { runs: 1, reports: 1, hosts: 1, findings: 1, networkPurged: true });
   t.equal(await api.deps.store.col.findings.countDocuments({ network: 'net-purge' }), 0);
   const left = (await api.deps.queues.sync.getJobSchedulers()).map((s) => s.key);

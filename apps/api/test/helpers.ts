@@ -42,10 +42,11 @@ const unusedProbe: QualysProbe = async () => {
 
 export async function startApi(
   t: Teardown,
-  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string; secretKey?: Buffer } = {},
+  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string; mongoHostPort?: string; secretKey?: Buffer } = {},
 ): Promise<Api> {
   const { prefix, redisUrl: sharedRedis } = await testRedis(t);
-  const { url: mongoUrl, dbName } = await testMongo(t);
+  const { url: realMongoUrl, dbName } = await testMongo(t);
+  const mongoUrl = opts.mongoHostPort ? `mongodb://${opts.mongoHostPort}/${dbName}` : realMongoUrl;
   const redisUrl = opts.redisUrl ?? sharedRedis;
   const logs: string[] = [];
   const sink = new Writable({

@@ -6,16 +6,18 @@
  * network's hosts and findings when no other connector feeds the same network (hosts and findings
  * belong to the network, not to one connector).
  */
+import { schedulerId } from '@qpc/jobs';
 import type { ConnectorDoc } from '@qpc/store';
 import type { ServerDeps } from '../server.ts';
 
 export async function removeSchedule(deps: ServerDeps, connectorId: string): Promise<number> {
   const queue = deps.queues.sync;
-  let removed = 0;
+  let removed = (await queue.removeJobScheduler(schedulerId(connectorId))) ? 1 : 0;
+  // and any other scheduler that would sync this connector (an older naming, a hand-made one)
   const schedulers = await queue.getJobSchedulers(0, -1);
   for (const s of schedulers) {
     const data = (s.template?.data ?? {}) as { connectorId?: unknown };
-    if (data.connectorId === connectorId || s.key.includes(connectorId) || s.id === connectorId) {
+    if (data.connectorId === connectorId || s.key.includes(connectorId)) {
       if (await queue.removeJobScheduler(s.key)) removed += 1;
     }
   }
