@@ -10,6 +10,9 @@ import { findConnector } from './connectors.ts';
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
 import { requestSync } from './sync.ts';
+import { runView } from './run-view.ts';
+
+export { runView };
 
 export const RUN_STATES = [
   'queued', 'fetching', 'parsing', 'writing', 'finalizing', 'succeeded', 'no-new-report', 'partial', 'failed',
@@ -26,33 +29,6 @@ export const runsQuery = pageQuery.extend({
   /** runs created before this instant (ISO 8601) */
   to: isoDate.optional(),
 });
-
-export function runView(d: RunDoc) {
-  return {
-    id: d._id,
-    connectorId: d.connectorId,
-    syncId: d.syncId,
-    trigger: d.trigger,
-    reportId: d.reportId,
-    reportTitle: d.reportTitle,
-    reportLaunchedAt: d.reportLaunchedAt,
-    attempt: d.attempt,
-    network: d.network,
-    state: d.state,
-    createdAt: d.createdAt,
-    updatedAt: d.updatedAt,
-    endedAt: d.endedAt,
-    timings: d.timings,
-    counts: d.counts,
-    rejected: d.rejected,
-    skipped: d.skipped,
-    qualys: d.qualys,
-    progress: d.progress,
-    urba: d.urba,
-    review: d.review,
-    error: d.error,
-  };
-}
 
 export function runsFilter(q: z.output<typeof runsQuery>, connectorId?: string): Filter<Document> {
   const created: Record<string, Date> = {};

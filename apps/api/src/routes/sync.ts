@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { jobOptions, type JobPayload } from '@qpc/jobs';
 import type { ConnectorDoc, RunDoc } from '@qpc/store';
 import type { ServerDeps } from '../server.ts';
-import { runView } from './runs.ts';
+import { runView } from './run-view.ts';
 
 export const syncDedupId = (connectorId: string) => `sync-${connectorId}`;
 
