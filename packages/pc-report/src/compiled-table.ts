@@ -34,6 +34,10 @@ export interface FieldRef {
 }
 
 export interface CompiledEntry {
+  /** the element name (the table's own string) */
+  name: string;
+  /** learned while parsing: the entry that followed this one last time (the next sibling is usually the same) */
+  next: CompiledEntry | null;
   /** FIELD, or the scope number the element opens */
   scope: number;
   /** the field a text element fills, or a container's own text (TECHNOLOGY, EVIDENCE); else null */
@@ -66,14 +70,14 @@ function compileScope(entries: Record<string, Entry>): Map<string, CompiledEntry
   const m = new Map<string, CompiledEntry>();
   for (const [name, e] of Object.entries(entries)) {
     if ('field' in e) {
-      m.set(name, { scope: FIELD, text: fieldRef(e.field), attrs: null });
+      m.set(name, { name, next: null, scope: FIELD, text: fieldRef(e.field), attrs: null });
     } else {
       const attrs = e.attrs
         ? new Map(Object.entries(e.attrs).map(([a, fl]) => [a.toLowerCase(), fieldRef(fl)] as const))
         : null;
       const scope = scopeId(e.scope);
       if (scope < 0) throw new Error(`mapping: unknown scope ${e.scope} for ${name}`);
-      m.set(name, { scope, text: e.text ? fieldRef(e.text) : null, attrs });
+      m.set(name, { name, next: null, scope, text: e.text ? fieldRef(e.text) : null, attrs });
     }
   }
   return m;

@@ -65,6 +65,12 @@ export class Positions {
     return p ? p.s.charCodeAt(index - p.charStart) : -1;
   }
 
+  /** Whether the text between two offsets is `s` (without making a string; false when unsure). */
+  matchAt(s: string, start: number, end: number): boolean {
+    const last = this.pieces[this.pieces.length - 1];
+    return end - start === s.length && last !== undefined && start >= last.charStart && last.s.startsWith(s, start - last.charStart);
+  }
+
   /** The text between two offsets (from the token being read, or within the window). */
   slice(start: number, end: number): string {
     const last = this.pieces[this.pieces.length - 1];

@@ -105,6 +105,10 @@ export class ReportParser {
   private readonly lines: Int32Array;
   /** where each open element starts (character offset) */
   private readonly starts: number[] = [];
+  /** the entry of the previous sibling at each depth (null: the first child), for the name guess */
+  private readonly prevAt: (CompiledEntry | null)[] = [];
+  /** the entry of the first child last seen in each scope */
+  private readonly firstIn: (CompiledEntry | undefined)[] = [];
   private readonly colls: (Collector | null)[] = [];
   private readonly pool: Collector[] = [];
   private attrs: Map<string, FieldRef> | null = null;
@@ -121,9 +125,12 @@ export class ReportParser {
     this.maxField = limits.maxFieldLength ?? 1024 * 1024;
     this.scopes = new Int32Array(this.maxDepth + 2);
     this.lines = new Int32Array(this.maxDepth + 2);
-    for (let i = 0; i <= this.maxDepth + 1; i++) {
+    for (let i = 0; i <= this.maxDepth + 2; i++) {
       this.pool.push(new Collector());
       this.colls.push(null);
+      this.prevAt.push(null);
+      this.starts.push(0);
+      this.names.push('');
     }
     this.b = new RecordBuilder(this.out, (at) => this.pos.lineAt(at));
     const cbs: TokenizerCallbacks = {
@@ -141,7 +148,7 @@ export class ReportParser {
       },
       onopentagname: (start, end) => {
         this.tokenStart = end;
-        this.onOpen(this.pos.slice(start, end), start - 1);
+        this.onOpenTag(start, end);
       },
       onattribname: (start, end) => {
         this.tokenStart = end;
@@ -171,7 +178,9 @@ export class ReportParser {
       },
       onclosetag: (start, end) => {
         this.tokenStart = end + 1;
-        this.onCloseTag(this.pos.slice(start, end), start - 2);
+        // the usual case, the innermost element closes: compared in place, no string made
+        if (this.depth > 0 && !this.ending && this.pos.matchAt(this.names[this.depth]!, start, end)) this.close();
+        else this.onCloseTag(this.pos.slice(start, end), start - 2);
       },
       oncomment: (_start, end) => {
         this.tokenStart = end + 1;
@@ -238,8 +247,35 @@ export class ReportParser {
     return new ReportError(code, message, { line: this.pos.lineAt(at), byteOffset: this.pos.byteAt(at) });
   }
 
-  private onOpen(name: string, start: number): void {
+  /**
+   * An element starts: its name is first compared in place with the entry that followed the previous
+   * sibling last time (reports repeat the same sequence), else sliced and looked up in the table.
+   */
+  private onOpenTag(start: number, end: number): void {
     if (this.ending) return;
+    const d = this.depth + 1;
+    const parent = d > 1 && d <= this.maxDepth ? this.scopes[d - 1]! : -99;
+    if (parent < 0) return this.onOpen(this.pos.slice(start, end), start - 1, undefined);
+    const prev = this.prevAt[d] ?? null;
+    const guess = prev ? prev.next : this.firstIn[parent];
+    let e: CompiledEntry | undefined;
+    let name: string;
+    if (guess && this.pos.matchAt(guess.name, start, end)) {
+      e = guess;
+      name = guess.name;
+    } else {
+      name = this.pos.slice(start, end);
+      e = this.tables[parent]!.get(name);
+      if (e) {
+        if (prev) prev.next = e;
+        else this.firstIn[parent] = e;
+      }
+    }
+    this.prevAt[d] = e ?? null;
+    this.onOpen(name, start - 1, e);
+  }
+
+  private onOpen(name: string, start: number, e: CompiledEntry | undefined): void {
     const d = ++this.depth;
     this.textRun = 0;
     this.attrs = null;
@@ -248,6 +284,7 @@ export class ReportParser {
     }
     this.names[d] = name;
     this.starts[d] = start;
+    this.prevAt[d + 1] = null;
     if (d === 1) return this.openRoot(name, start);
     const parent = this.scopes[d - 1]!;
     if (parent < 0) {
@@ -256,7 +293,6 @@ export class ReportParser {
       this.colls[d] = parent === FIELD ? this.colls[d - 1]! : null;
       return;
     }
-    const e: CompiledEntry | undefined = this.tables[parent]!.get(name);
     if (e === undefined) {
       this.scopes[d] = IGNORE;
       this.colls[d] = null;
