@@ -1,0 +1,152 @@
+/**
+ * `npm run bench -- pipeline`: one generated report end to end (simulator over HTTP -> worker-fetch ->
+ * GridFS -> worker-parse -> staged batches -> worker-upsert -> finalize), the workers as separate
+ * processes against the local Redis and MongoDB-wire server; then, in the same run, a plain driver
+ * bulkWrite of the same finding documents into the same server (the write ceiling).
+ *
+ * Size: QPC_BENCH_HOSTS x QPC_BENCH_CONTROLS (1 instance, 1 policy). The issue's size is 10,000 x 100
+ * (1M findings, QPC_BENCH_FULL=1); the default is smaller because FerretDB 1.24 (SQLite) writes a few
+ * hundred upserts per second here, which would make 1M take hours.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { Redis } from 'ioredis';
+import { createEnqueuer, jobIds } from '@qpc/jobs';
+import { expectedRecords, resolveScenario, startSimulator } from '@qpc/qualys-sim';
+import { createSecretBox } from '@qpc/secrets';
+import { createConnector, createStore, ensureIndexes, isTerminal } from '@qpc/store';
+import { deletePrefix, mongoUrlFor, serviceUrls } from '@qpc/testing';
+import { connectionOptions } from '@qpc/worker-kit';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const full = process.env.QPC_BENCH_FULL === '1';
+const hosts = Number(process.env.QPC_BENCH_HOSTS ?? (full ? 10_000 : 100));
+const controls = Number(process.env.QPC_BENCH_CONTROLS ?? (full ? 100 : 10));
+const { redisUrl, mongoUrl: baseMongo } = serviceUrls();
+const dbName = `bench_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+const mongoUrl = mongoUrlFor(baseMongo, dbName);
+const prefix = `bench-${randomUUID()}`;
+const key = randomBytes(32);
+
+const spec = { id: '9001', title: 'QPC-BENCH', launched: '-1h', seed: 9001, size: { hosts, controls, instancesPerControl: 1, policies: 1 }, ratios: { passed: 6, failed: 3, error: 1 } };
+const sim = await startSimulator({ port: 0, scenario: resolveScenario({ user: { login: 'demo', password: 'demo' }, reports: [spec] }) });
+const mongo = new MongoClient(mongoUrl);
+await mongo.connect();
+const db = mongo.db(dbName);
+await ensureIndexes(db);
+const store = createStore(db);
+const redis = new Redis(redisUrl);
+
+const env = {
+  PATH: process.env.PATH ?? '',
+  REDIS_URL: redisUrl,
+  MONGO_URL: mongoUrl,
+  QPC_QUEUE_PREFIX: prefix,
+  QPC_SECRET_KEY: key.toString('base64'),
+  QPC_SECRET_KEY_ID: 'k1',
+  QPC_ALLOW_HTTP: '1',
+  QPC_LOG_LEVEL: 'warn',
+  QPC_BATCH_SIZE: process.env.QPC_BATCH_SIZE ?? '1000',
+  QPC_MAX_PENDING_BATCHES: '8',
+  QPC_WORKER_CONCURRENCY: '4',
+};
+const apps = ['worker-fetch', 'worker-parse', 'worker-upsert'] as const;
+const procs = new Map<string, ChildProcess>();
+for (const app of apps) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join('apps', app, 'src', 'main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  procs.set(app, child);
+}
+await new Promise((r) => setTimeout(r, 4000));
+
+const rssPeak = new Map<string, number>();
+let redisPeak = 0;
+const sample = async () => {
+  for (const [app, p] of procs) {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+      if (m) rssPeak.set(app, Math.max(rssPeak.get(app) ?? 0, Number(m[1]) / 1024));
+    } catch {
+      /* exited */
+    }
+  }
+  let cursor = '0';
+  let bytes = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    for (const k of keys) bytes += Number((await redis.memory('USAGE', k)) ?? 0);
+  } while (cursor !== '0');
+  redisPeak = Math.max(redisPeak, bytes);
+};
+
+const box = createSecretBox({ keys: { k1: key }, currentKeyId: 'k1' });
+const connector = await createConnector(store, box, { name: 'bench', url: sim.url, username: 'demo', password: 'demo', network: 'bench', reportTitlePrefix: 'QPC-BENCH', autoUrba: false });
+const enqueuer = createEnqueuer({ connection: connectionOptions(redisUrl, 'producer'), prefix });
+const syncId = jobIds.sync(connector._id, 'bench');
+const t0 = Date.now();
+await enqueuer.add('sync', { connectorId: connector._id, trigger: 'on-demand', reingest: false }, { jobId: syncId });
+let run = null;
+for (;;) {
+  await sample();
+  run = await store.col.runs.findOne({ syncId });
+  if (run && isTerminal(run.state) && !(await store.col.syncLocks.findOne({ syncId }))) break;
+  await new Promise((r) => setTimeout(r, 500));
+}
+const seconds = (Date.now() - t0) / 1000;
+const findings = run.counts.findingsParsed;
+const stageS = (ms: number | null) => (ms ?? 0) / 1000;
+const perS = (s: number) => (s > 0 ? Math.round(findings / s) : null);
+console.log(`run ${run.state}: ${findings} findings, ${run.counts.hostsParsed} hosts, ${(run.counts.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s`);
+console.log(`  fetch ${stageS(run.timings.fetch.ms)} s, parse ${stageS(run.timings.parse.ms)} s, write ${stageS(run.timings.write.ms)} s, finalize ${stageS(run.timings.finalize.ms)} s`);
+
+// the write ceiling: the same finding documents, plain unordered bulkWrite inserts, same server
+const docs = await db.collection('findings').find({}, { projection: { _id: 0 } }).toArray();
+const ceilingCol = db.collection('ceiling');
+await ceilingCol.createIndex({ network: 1, findingKey: 1 }, { unique: true });
+const c0 = Date.now();
+for (let i = 0; i < docs.length; i += 1000) {
+  await ceilingCol.bulkWrite(docs.slice(i, i + 1000).map((d) => ({ insertOne: { document: { ...d } } })), { ordered: false });
+}
+const ceilingS = (Date.now() - c0) / 1000;
+const writeCeiling = Math.round(docs.length / ceilingS);
+// and a plain bulkWrite of upserts keyed on the natural key (what an idempotent writer must do)
+const u0 = Date.now();
+for (let i = 0; i < docs.length; i += 1000) {
+  await ceilingCol.bulkWrite(
+    docs.slice(i, i + 1000).map((d) => ({ updateOne: { filter: { network: d.network, findingKey: d.findingKey }, update: { $set: { ...d } }, upsert: true } })),
+    { ordered: false },
+  );
+}
+const upsertCeiling = Math.round(docs.length / ((Date.now() - u0) / 1000));
+const expected = [...expectedRecords(sim.scenario.reports[0]!)].filter((r) => r.type === 'finding').length;
+
+const result = {
+  findings,
+  expected_findings: expected,
+  state: run.state,
+  seconds: Number(seconds.toFixed(1)),
+  findings_per_s: Math.round(findings / seconds),
+  stage_findings_per_s: { fetch: perS(stageS(run.timings.fetch.ms)), parse: perS(stageS(run.timings.parse.ms)), write: perS(stageS(run.timings.write.ms)), finalize: perS(stageS(run.timings.finalize.ms)) },
+  write_ceiling_per_s: writeCeiling,
+  upsert_ceiling_per_s: upsertCeiling,
+  ratio: Number((findings / seconds / writeCeiling).toFixed(3)),
+  peak_rss_mb: Object.fromEntries([...rssPeak].map(([a, v]) => [a, Math.round(v)])),
+  redis_peak_mb: Number((redisPeak / 1048576).toFixed(2)),
+};
+console.log(`write ceiling (plain bulkWrite inserts): ${writeCeiling}/s; plain upserts by natural key: ${upsertCeiling}/s`);
+
+for (const p of procs.values()) p.kill('SIGTERM');
+await Promise.all([...procs.values()].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
+await enqueuer.close();
+await deletePrefix(redis, prefix);
+await redis.quit();
+for (const c of await db.listCollections({}, { nameOnly: true }).toArray()) await db.dropCollection(c.name).catch(() => undefined);
+await new Promise((r) => setTimeout(r, 1000));
+await db.dropDatabase();
+await mongo.close();
+await sim.close();
+console.log(JSON.stringify(result));
