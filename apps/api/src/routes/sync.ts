@@ -1,10 +1,10 @@
 /**
  * On-demand sync. One sync per connector at a time: when one is running (its lock is held) or
  * already queued (BullMQ deduplication on the connector id), the answer is that one, not a second.
- * The job carries ids only.
+ * The job carries ids only; its id (the catalogue's jobIds.sync) is the sync id the planner uses.
  */
 import { randomUUID } from 'node:crypto';
-import { jobOptions, type JobPayload } from '@qpc/jobs';
+import { jobIds, jobOptions, type JobPayload } from '@qpc/jobs';
 import type { ConnectorDoc, RunDoc } from '@qpc/store';
 import type { ServerDeps } from '../server.ts';
 import { runView } from './run-view.ts';
@@ -38,7 +38,7 @@ export async function requestSync(deps: ServerDeps, connector: ConnectorDoc, opt
     };
   }
   const requestId = randomUUID();
-  const jobId = `sync-${connector._id}-${requestId}`;
+  const jobId = jobIds.sync(connector._id, requestId);
   const payload: JobPayload<'sync'> = { connectorId: connector._id, trigger: 'on-demand', reingest: opts.reingest, requestId };
   const job = await deps.queues.sync.add('sync', payload, {
     ...jobOptions.sync,
