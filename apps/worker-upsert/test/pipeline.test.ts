@@ -14,8 +14,28 @@ const scenario: ScenarioFile = {
 t.test('a sync ingests every chosen report; the database equals the ground truth; re-running changes nothing', async (t) => {
   const stack = await startStack(t, { scenario, apps: WORKERS });
   const connectorId = await stack.connector({ autoUrba: true });
+  // Redis stays bounded: jobs carry (runId, seq) only; staged batches live in MongoDB
+  let redisPeak = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      let cursor = '0';
+      let bytes = 0;
+      do {
+        const [next, keys] = await stack.redis.scan(cursor, 'MATCH', `${stack.prefix}:*`, 'COUNT', 500);
+        cursor = next;
+        for (const k of keys) bytes += Number((await stack.redis.memory('USAGE', k)) ?? 0);
+      } while (cursor !== '0');
+      redisPeak = Math.max(redisPeak, bytes);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   const started = Date.now();
   const runs = await stack.sync(connectorId, { timeoutMs: 120_000 });
+  sampling = false;
+  await sampler;
+  t.comment(`redis peak under the prefix: ${redisPeak} bytes`);
+  t.ok(redisPeak < 512 * 1024, `Redis memory under the queue prefix stays under 512 KB (${redisPeak} bytes)`);
   t.comment(`first sync: ${Date.now() - started} ms`);
   t.same(runs.map((r) => [r.reportId, r.state]), [['501', 'succeeded'], ['502', 'succeeded']], 'oldest first, both succeeded');
 
