@@ -11,6 +11,7 @@ import {
   parseTestStatus,
   severityFromCriticality,
   statusFromTestStatus,
+  type TestStatus,
 } from '@qpc/domain';
 import { GROUP_SIZES, G_ERROR, G_HEADER, G_HOST, G_POLICY, G_RESULT, HEADER, HOST, RESULT } from './compiled-table.ts';
 import { ReportError } from './errors.ts';
@@ -328,7 +329,9 @@ export class RecordBuilder {
       return;
     }
     const rawStatus = pick(own, dflt, RESULT.status);
-    const testStatus = parseTestStatus(rawStatus);
+    // the usual spelling first; any other letter case goes through the domain rule
+    const testStatus: TestStatus | null =
+      rawStatus === 'Passed' || rawStatus === 'Failed' || rawStatus === 'Error' ? rawStatus : parseTestStatus(rawStatus);
     if (!testStatus) {
       const line = this.lineOf(at);
       const what = rawStatus === null ? 'has no test status (STATUS)' : `has test status ${JSON.stringify(rawStatus)}`;
