@@ -22,7 +22,7 @@ import {
   endStage,
   finalizeIfReady,
   getRun,
-  openReportFile,
+  readReportFile,
   pendingBatches,
   resolveHostIdentities,
   reviveRun,
@@ -68,11 +68,11 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
 
   let bytes = 0;
   let lastProgress = 0;
-  const file = openReportFile(store, run.file.id);
+  const fileId = run.file.id;
   async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of file) {
-      bytes += (chunk as Buffer).length;
-      yield chunk as Buffer;
+    for await (const chunk of readReportFile(store, fileId)) {
+      bytes += chunk.length;
+      yield chunk;
     }
   }
 

@@ -58,8 +58,9 @@ export interface BatchStats {
 
 export async function batchStats(store: Store, runId: string): Promise<BatchStats> {
   const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0 };
-  const cursor = store.col.batches.find({ runId }, { projection: { done: 1, failed: 1 } });
-  for await (const b of cursor) {
+  // drained at once: no cursor stays open (see readReportFile)
+  const all = await store.col.batches.find({ runId }, { projection: { done: 1, failed: 1 } }).toArray();
+  for (const b of all) {
     s.staged++;
     if (b.done) {
       s.done++;

@@ -76,6 +76,29 @@ export async function hasReportFile(store: Store, id: string, length: number): P
   return f !== null && f.length === length;
 }
 
+/**
+ * Read a stored file chunk by chunk, a few chunks per query, each query drained at once. Unlike
+ * GridFS's download stream this holds no server cursor open while the consumer waits (the parser's
+ * backpressure can wait minutes): FerretDB's SQLite backend blocks other work on a database while a
+ * cursor on it stays open.
+ */
+export async function* readReportFile(store: Store, id: string, chunksPerRead = 8): AsyncGenerator<Buffer> {
+  const chunks = store.db.collection<{ files_id: string; n: number; data: { buffer: Uint8Array } }>(`${REPORT_BUCKET}.chunks`);
+  const file = await store.db.collection(`${REPORT_BUCKET}.files`).findOne({ _id: id as never });
+  if (!file) throw new StoreError('REPORT_FILE_MISSING', `report file ${id} is not stored`, true);
+  const total = Math.ceil(Number(file.length) / Number(file.chunkSize));
+  for (let n = 0; n < total; n += chunksPerRead) {
+    const page = await chunks
+      .find({ files_id: id, n: { $gte: n, $lt: n + chunksPerRead } })
+      .sort({ n: 1 })
+      .toArray();
+    if (page.length !== Math.min(chunksPerRead, total - n)) {
+      throw new StoreError('REPORT_FILE_MISSING', `report file ${id}: chunks ${n}.. missing`, true);
+    }
+    for (const c of page) yield Buffer.from(c.data.buffer);
+  }
+}
+
 export function openReportFile(store: Store, id: string): Readable {
   return store.bucket.openDownloadStream(id as never);
 }
