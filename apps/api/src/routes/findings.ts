@@ -1,10 +1,15 @@
 /**
  * Host findings: list with every filter of the guide (and ours), facets (each filter's distinct values
- * with counts under the other filters), detail. FerretDB has no $facet, so each facet is its own
- * aggregation, run one after another to keep the server's load flat.
+ * with counts under the other filters), detail.
+ *
+ * Facets in one pass: the documents that pass all filters but at most one are exactly the union of
+ * every facet's scope, so one query (an $or of "all filters but f", each branch served by an index
+ * on MongoDB) streams them with a narrow projection and the counting happens here. FerretDB has no
+ * $facet and pushes no filter down, so one aggregation per facet meant twelve full scans: 25 s on
+ * 6,000 findings there, against one scan this way.
  */
 import { z } from 'zod';
-import type { Document, Filter } from 'mongodb';
+import type { Collection, Filter } from 'mongodb';
 import type { FindingDoc } from '@qpc/store';
 import { FINDING_FILTER_FIELDS } from '@qpc/store';
 import { notFound } from '../errors.ts';
@@ -89,6 +94,58 @@ export interface FacetValue {
   label?: string;
 }
 
+type FacetDoc = Partial<Record<string, unknown>>;
+
+function passes(d: FacetDoc, f: FindingFilter, value: string): boolean {
+  const v = d[FINDING_FILTER_FIELDS[f]];
+  if (f === 'tag') return Array.isArray(v) && v.includes(value);
+  return value === UNSET ? v === null || v === undefined : v === value;
+}
+
+export async function countFacets(
+  findings: Collection<FindingDoc>,
+  q: Filters,
+  size: number,
+): Promise<{ facets: Partial<Record<FindingFilter, FacetValue[]>>; truncated: FindingFilter[] }> {
+  const active = FINDING_FILTERS.filter((f) => q[f] !== undefined);
+  const match = active.length <= 1 ? {} : { $or: active.map((f) => findingsMatch(q, f)) };
+  const projection: Record<string, 1 | 0> = { _id: 0 };
+  for (const f of FINDING_FILTERS) projection[FINDING_FILTER_FIELDS[f]] = 1;
+  const counts = new Map<FindingFilter, Map<string | null, number>>(FINDING_FILTERS.map((f) => [f, new Map()]));
+  const inc = (m: Map<string | null, number>, v: unknown) => {
+    const key = v === null || v === undefined ? null : String(v);
+    m.set(key, (m.get(key) ?? 0) + 1);
+  };
+  for await (const d of findings.find(match as Filter<FindingDoc>, { projection, batchSize: 2000 }) as AsyncIterable<FacetDoc>) {
+    let failed: FindingFilter | undefined;
+    let fails = 0;
+    for (const f of active) {
+      if (!passes(d, f, q[f]!)) {
+        fails += 1;
+        failed = f;
+        if (fails > 1) break;
+      }
+    }
+    if (fails > 1) continue;
+    for (const f of FINDING_FILTERS) {
+      // a document failing one filter counts only in that filter's facet (its scope ignores it)
+      if (fails === 1 && f !== failed) continue;
+      const v = d[FINDING_FILTER_FIELDS[f]];
+      const m = counts.get(f)!;
+      if (f === 'tag') for (const tag of Array.isArray(v) ? v : []) inc(m, tag);
+      else inc(m, v);
+    }
+  }
+  const facets: Partial<Record<FindingFilter, FacetValue[]>> = {};
+  const truncated: FindingFilter[] = [];
+  for (const f of FINDING_FILTERS) {
+    const rows = [...counts.get(f)!].sort((a, b) => b[1] - a[1] || String(a[0] ?? '').localeCompare(String(b[0] ?? '')));
+    if (rows.length > size) truncated.push(f);
+    facets[f] = rows.slice(0, size).map(([value, count]) => ({ value, count }));
+  }
+  return { facets, truncated };
+}
+
 export function findingRoutes(table: RouteTable, deps: ServerDeps) {
   const { findings, hosts } = deps.store.col;
 
@@ -118,21 +175,7 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'viewer',
     query: facetsQuery,
     handle: async ({ query }) => {
-      const facets: Partial<Record<FindingFilter, FacetValue[]>> = {};
-      const truncated: FindingFilter[] = [];
-      for (const f of FINDING_FILTERS) {
-        const field = FINDING_FILTER_FIELDS[f];
-        const pipeline: Document[] = [{ $match: findingsMatch(query, f) }];
-        if (field === 'tags') pipeline.push({ $unwind: '$tags' });
-        pipeline.push(
-          { $group: { _id: `$${field}`, count: { $sum: 1 } } },
-          { $sort: { count: -1, _id: 1 } },
-          { $limit: query.size + 1 },
-        );
-        const rows = await findings.aggregate<{ _id: string | null; count: number }>(pipeline).toArray();
-        if (rows.length > query.size) truncated.push(f);
-        facets[f] = rows.slice(0, query.size).map((r) => ({ value: r._id ?? null, count: r.count }));
-      }
+      const { facets, truncated } = await countFacets(findings, query, query.size);
       const hostFacet = facets.host ?? [];
       const ids = hostFacet.map((h) => h.value).filter((v): v is string => v !== null);
       if (ids.length) {
