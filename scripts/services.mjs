@@ -7,7 +7,7 @@
 // else FerretDB v1.24.2 (built once with Go, kept in the Go bin folder) with its SQLite backend.
 // `down` stops only what this script started (it records pids under .qpc/services/).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, openSync, cpSync, chmodSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync, openSync, cpSync, chmodSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,7 +101,7 @@ async function ensureRedis() {
     log(`starting redis-server on 127.0.0.1:${port}`);
     execFileSync(bin, [
       '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', port, '--dir', dir,
-      '--pidfile', pidFile('redis'), '--logfile', path.join(dir, 'redis.log'),
+      '--pidfile', pidFile(`redis-${port}`), '--logfile', path.join(dir, 'redis.log'),
       '--maxmemory-policy', 'noeviction', '--save', '', '--appendonly', 'no',
     ]);
     for (let i = 0; i < 50 && !(st = await redisStatus(REDIS_URL)).up; i++) await sleep(100);
@@ -197,6 +197,48 @@ function buildFerret() {
   return target;
 }
 
+/**
+ * FerretDB's backend. QPC_FERRETDB_BACKEND=sqlite|postgresql|auto (default auto). Measured here (FerretDB
+ * 1.24, 2 cores): the PostgreSQL backend upserts 4-20x faster than the SQLite one (1,000 new documents:
+ * 0.9 s vs 2.0 s keyed on _id, 0.9 s vs 17.7 s keyed on other fields), and the SQLite backend crashed with
+ * SIGBUS inside SQLite's WAL index (a shared-memory mapping) several times under parallel test load. So
+ * auto uses a PostgreSQL on loopback when one accepts connections (the database named in
+ * QPC_FERRETDB_POSTGRES_URL, created if missing), else SQLite in the data folder.
+ */
+async function ferretPostgres() {
+  const mode = process.env.QPC_FERRETDB_BACKEND || 'auto';
+  if (mode === 'sqlite') return null;
+  const url = process.env.QPC_FERRETDB_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/qpc_ferretdb';
+  const u = new URL(url);
+  const db = u.pathname.slice(1) || 'qpc_ferretdb';
+  const psql = which('psql');
+  const reachable = await new Promise((resolve) => {
+    const s = net.connect({ host: u.hostname, port: Number(u.port || 5432) });
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+  if (!reachable || !psql) {
+    if (mode === 'postgresql') fail(`QPC_FERRETDB_BACKEND=postgresql but PostgreSQL at ${safeUrl(url)} is not reachable (or psql is missing)`);
+    return null;
+  }
+  const base = new URL(url);
+  base.pathname = '/postgres';
+  const env = { ...process.env, PGCONNECT_TIMEOUT: '3' };
+  const exists = spawnSync(psql, [base.toString(), '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${db.replace(/'/g, "''")}'`], { encoding: 'utf8', env });
+  if (exists.status !== 0) {
+    if (mode === 'postgresql') fail(`cannot query PostgreSQL at ${safeUrl(url)}: ${exists.stderr.trim()}`);
+    return null;
+  }
+  if (exists.stdout.trim() !== '1') {
+    const created = spawnSync(psql, [base.toString(), '-c', `CREATE DATABASE "${db.replace(/"/g, '')}"`], { encoding: 'utf8', env });
+    if (created.status !== 0) {
+      if (mode === 'postgresql') fail(`cannot create database ${db}: ${created.stderr.trim()}`);
+      return null;
+    }
+  }
+  return url;
+}
+
 async function ensureMongo() {
   if (await mongoPing(MONGO_URL)) return;
   const u = new URL(MONGO_URL.replace(/^mongodb:/, 'http:'));
@@ -215,16 +257,21 @@ async function ensureMongo() {
   } else {
     name = 'ferretdb';
     cmd = buildFerret();
+    const pg = await ferretPostgres();
     args = [
-      '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
+      ...(pg
+        ? ['--handler=postgresql', `--postgresql-url=${pg}`]
+        : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`]),
+      `--state-dir=${dataDir}`,
       `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=warn',
     ];
+    log(`FerretDB backend: ${pg ? `postgresql (${safeUrl(pg)})` : 'sqlite'}`);
   }
   log(`starting ${name} on 127.0.0.1:${port}`);
   const out = openSync(path.join(stateDir, `${name}.log`), 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out] });
   child.unref();
-  writeFileSync(pidFile('mongo'), String(child.pid));
+  writeFileSync(pidFile(`mongo-${port}`), String(child.pid));
   for (let i = 0; i < 100; i++) {
     if (await mongoPing(MONGO_URL)) return;
     if (!alive(child.pid)) break;
@@ -244,7 +291,9 @@ function safeUrl(url) {
 }
 
 async function down() {
-  for (const name of ['mongo', 'redis']) {
+  const files = readdirSync(stateDir).filter((f) => /^(mongo|redis)-\d+\.pid$/.test(f));
+  for (const f of files) {
+    const name = f.slice(0, -4);
     const pid = startedPid(name);
     if (pid) {
       log(`stopping ${name} (pid ${pid})`);
