@@ -88,7 +88,8 @@ t.test('a sync ingests every chosen report; the database equals the ground truth
   const before = await dbState(stack.store);
   const again = await stack.sync(connectorId, { timeoutMs: 60_000 });
   t.same(again.map((r) => r.state), ['no-new-report'], 'nothing new: no-new-report');
-  const re = await stack.sync(connectorId, { reingest: true, timeoutMs: 200_000 });
+  const re = await stack.sync(connectorId, { reingest: true, timeoutMs: 120_000 });
+  for (const r of re) if (r.error) t.comment(`run ${r.reportId}: ${JSON.stringify(r.error)} parse=${JSON.stringify(r.parse)} counts=${JSON.stringify(r.counts)}`);
   t.same(re.map((r) => [r.reportId, r.state]), [['501', 'succeeded'], ['502', 'succeeded']], 'reingest runs');
   t.same(re.map((r) => r.attempt), [2, 2]);
   t.same(re.map((r) => r.counts.findingsCreated + r.counts.findingsClosed + r.counts.findingsReopened + r.counts.urbaClosed), [0, 0]);
