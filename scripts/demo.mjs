@@ -78,7 +78,7 @@ const env = {
   QPC_API_TOKEN: process.env.QPC_API_TOKEN || randomBytes(24).toString('base64url'),
   QPC_API_PORT: String(apiPort),
   QPC_ALLOW_HTTP: '1',
-  QPC_LOG_LEVEL: process.env.QPC_LOG_LEVEL || 'warn',
+  QPC_LOG_LEVEL: process.env.QPC_LOG_LEVEL || 'info',
   QPC_BATCH_SIZE: process.env.QPC_BATCH_SIZE || '250',
 };
 
@@ -116,7 +116,7 @@ function start(name, args, { ready, quiet = false } = {}) {
     createInterface({ input: child.stderr }).on('line', onLine);
     child.once('exit', (code, signal) => {
       if (!isReady) reject(new Error(`${name} exited before it was ready (${signal ?? code})`));
-      else if (!stopping) fail(`${name} exited (${signal ?? code})`);
+      else if (!stopping && !child.expectedExit) fail(`${name} exited (${signal ?? code})`);
     });
   });
   return { child, ready: readyP };
@@ -125,6 +125,7 @@ function start(name, args, { ready, quiet = false } = {}) {
 function stopChild(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.expectedExit = true;
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
