@@ -12,6 +12,7 @@ import { scheduleToCron } from '@qpc/domain';
 import { jobOptions, schedulerId } from '@qpc/jobs';
 import type { Store } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
+import { ONE_BATCH } from '@qpc/store';
 
 const PREFIX = schedulerId('');
 
@@ -24,7 +25,7 @@ export interface ReconcileResult {
 export async function reconcileSchedules(store: Store, syncQueue: Queue, logger: Logger): Promise<ReconcileResult> {
   const desired = new Map<string, { connectorId: string; pattern: string; tz: string }>();
   const invalid: string[] = [];
-  const connectors = await store.col.connectors.find({ 'schedule.enabled': true }, { projection: { _id: 1, schedule: 1 } }).toArray();
+  const connectors = await store.col.connectors.find({ 'schedule.enabled': true }, { batchSize: ONE_BATCH, projection: { _id: 1, schedule: 1 } }).toArray();
   for (const c of connectors) {
     if (!c.schedule) continue;
     try {

@@ -21,6 +21,7 @@ import {
   type Store,
 } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
+import { ONE_BATCH } from '@qpc/store';
 
 export interface SyncDeps {
   store: Store;
@@ -67,7 +68,7 @@ export async function planSync(
     await client.close();
   }
   const ingested = new Set(
-    (await store.col.reports.find({ connectorId: connector._id }, { projection: { reportId: 1 } }).toArray()).map((r) => r.reportId),
+    (await store.col.reports.find({ connectorId: connector._id }, { batchSize: ONE_BATCH, projection: { reportId: 1 } }).toArray()).map((r) => r.reportId),
   );
   const sel = selectReports(reports, { prefix: connector.reportTitlePrefix, ingested, now, reingest: req.reingest });
   const skipped = sel.skipped.map((s) => ({ reportId: s.report.id, title: s.report.title, launchedAt: s.report.launchedAt ?? null, reason: s.reason }));

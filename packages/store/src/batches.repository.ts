@@ -3,6 +3,7 @@ import type { FindingRecord, HostRecord } from '@qpc/pc-report';
 import type { Store } from './store.ts';
 import type { BatchDoc } from './batch-doc.ts';
 import { StoreError } from './errors.ts';
+import { ONE_BATCH } from './one-batch.ts';
 
 export function batchId(runId: string, seq: number): string {
   return `${runId}:${seq}`;
@@ -59,7 +60,7 @@ export interface BatchStats {
 export async function batchStats(store: Store, runId: string): Promise<BatchStats> {
   const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0 };
   // drained at once: no cursor stays open (see readReportFile)
-  const all = await store.col.batches.find({ runId }, { projection: { done: 1, failed: 1 } }).toArray();
+  const all = await store.col.batches.find({ runId }, { batchSize: ONE_BATCH, projection: { done: 1, failed: 1 } }).toArray();
   for (const b of all) {
     s.staged++;
     if (b.done) {

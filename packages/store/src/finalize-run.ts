@@ -9,6 +9,7 @@ import type { AnyBulkWriteOperation, Filter } from 'mongodb';
 import type { Store } from './store.ts';
 import type { FindingDoc, RunDoc, RunUrba, StatusChange } from './documents.ts';
 import { batchStats, type BatchStats } from './batches.repository.ts';
+import { ONE_BATCH } from './one-batch.ts';
 
 const PAGE = 1000;
 
@@ -29,7 +30,7 @@ export async function applyPendingChanges(store: Store, run: RunDoc, now = new D
   let changed = 0;
   for (;;) {
     const page = await store.col.findings
-      .find({ 'pending.runId': run._id }, { projection: { _id: 1, status: 1, pending: 1 } })
+      .find({ 'pending.runId': run._id }, { batchSize: ONE_BATCH, projection: { _id: 1, status: 1, pending: 1 } })
       .limit(PAGE)
       .toArray();
     if (page.length === 0) return changed;
@@ -80,7 +81,7 @@ async function forEachCandidateFilter(store: Store, run: RunDoc, fn: (filter: Fi
   let lastId = '';
   for (;;) {
     const page = await store.col.assessments
-      .find({ runId: run._id, network: run.network, _id: { $gt: lastId } }, { projection: { _id: 1, hostKey: 1, policyId: 1 } })
+      .find({ runId: run._id, network: run.network, _id: { $gt: lastId } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, policyId: 1 } })
       .sort({ _id: 1 })
       .limit(PAGE)
       .toArray();
@@ -111,7 +112,7 @@ export async function applyUrba(
     await forEachCandidateFilter(store, run, async (filter) => {
       candidates += await store.col.findings.countDocuments(filter);
       if (sample.length < 50) {
-        const ids = await store.col.findings.find(filter, { projection: { _id: 1 } }).limit(50 - sample.length).toArray();
+        const ids = await store.col.findings.find(filter, { batchSize: ONE_BATCH, projection: { _id: 1 } }).limit(50 - sample.length).toArray();
         sample.push(...ids.map((d) => d._id));
       }
     });

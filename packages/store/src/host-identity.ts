@@ -10,6 +10,7 @@ import type { HostRecord } from '@qpc/pc-report';
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { Store } from './store.ts';
 import type { FindingDoc } from './documents.ts';
+import { ONE_BATCH } from './one-batch.ts';
 
 export async function resolveHostIdentities(store: Store, network: string, hosts: HostRecord[]): Promise<number> {
   const byIpKey = new Map<string, HostRecord>();
@@ -18,7 +19,7 @@ export async function resolveHostIdentities(store: Store, network: string, hosts
   }
   if (byIpKey.size === 0) return 0;
   const ipHosts = await store.col.hosts
-    .find({ network, hostKey: { $in: [...byIpKey.keys()] }, qualysHostId: null }, { projection: { _id: 1, hostKey: 1 } })
+    .find({ network, hostKey: { $in: [...byIpKey.keys()] }, qualysHostId: null }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1 } })
     .toArray();
   let merged = 0;
   for (const old of ipHosts) {
@@ -40,7 +41,7 @@ export async function resolveHostIdentities(store: Store, network: string, hosts
 async function rekeyFindings(store: Store, network: string, from: string, to: string): Promise<void> {
   for (;;) {
     const page = await store.col.findings
-      .find({ network, hostKey: from }, { projection: { _id: 1, policyId: 1, controlId: 1, technology: 1, instance: 1 } })
+      .find({ network, hostKey: from }, { batchSize: ONE_BATCH, projection: { _id: 1, policyId: 1, controlId: 1, technology: 1, instance: 1 } })
       .limit(1000)
       .toArray();
     if (page.length === 0) return;

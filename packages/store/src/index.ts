@@ -16,3 +16,4 @@ export * from './write-batch.ts';
 export * from './finalize-run.ts';
 export * from './run-finalizer.ts';
 export * from './pipeline-steps.ts';
+export * from './one-batch.ts';

@@ -4,6 +4,7 @@
  * The file id is derived from the run, and leftovers of an interrupted upload are removed first, so a
  * retried fetch never leaves two files or orphan chunks.
  */
+import { ONE_BATCH } from './one-batch.ts';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,7 +90,7 @@ export async function* readReportFile(store: Store, id: string, chunksPerRead = 
   const total = Math.ceil(Number(file.length) / Number(file.chunkSize));
   for (let n = 0; n < total; n += chunksPerRead) {
     const page = await chunks
-      .find({ files_id: id, n: { $gte: n, $lt: n + chunksPerRead } })
+      .find({ files_id: id, n: { $gte: n, $lt: n + chunksPerRead } }, { batchSize: ONE_BATCH })
       .sort({ n: 1 })
       .toArray();
     if (page.length !== Math.min(chunksPerRead, total - n)) {

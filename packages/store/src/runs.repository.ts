@@ -3,6 +3,7 @@
  * may come from, so a job run twice (or late) cannot move a run backwards. A failed or partial run
  * may be revived by a retried job (Bull Board retry), which counts it in `resumes`.
  */
+import { ONE_BATCH } from './one-batch.ts';
 import type { Store } from './store.ts';
 import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type StageTiming } from './documents.ts';
 import { StoreError } from './errors.ts';
@@ -178,5 +179,5 @@ export async function addQualysStats(store: Store, runId: string, s: { calls: nu
 
 /** Runs of one sync, in ingest order. */
 export async function runsOfSync(store: Store, syncId: string): Promise<RunDoc[]> {
-  return store.col.runs.find({ syncId }).sort({ index: 1 }).toArray();
+  return store.col.runs.find({ syncId }, { batchSize: ONE_BATCH }).sort({ index: 1 }).toArray();
 }

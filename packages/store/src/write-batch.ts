@@ -15,6 +15,7 @@ import type { AnyBulkWriteOperation } from 'mongodb';
 import type { Store } from './store.ts';
 import type { AssessmentDoc, FindingDoc, HostDoc } from './documents.ts';
 import { stableId } from './ids.ts';
+import { ONE_BATCH } from './one-batch.ts';
 
 export interface WriteContext {
   runId: string;
@@ -83,12 +84,12 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
   // the ids of the hosts referenced (a batch carries the host records of its findings' hosts)
   const refKeys = [...new Set(findings.map((f) => f.hostKey))];
   const hostDocs = await store.col.hosts
-    .find({ network, hostKey: { $in: refKeys } }, { projection: { _id: 1, hostKey: 1, hostname: 1, tags: 1 } })
+    .find({ network, hostKey: { $in: refKeys } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, hostname: 1, tags: 1 } })
     .toArray();
   const hostInfo = new Map(hostDocs.map((h) => [h.hostKey, h]));
 
   const existing = await store.col.findings
-    .find({ network, findingKey: { $in: findings.map((f) => f.findingKey) } }, { projection: { findingKey: 1, status: 1 } })
+    .find({ network, findingKey: { $in: findings.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { findingKey: 1, status: 1 } })
     .toArray();
   const prevStatus = new Map(existing.map((f) => [f.findingKey, f.status]));
 
