@@ -178,7 +178,12 @@ const q = createEnqueuer({ connection: connectionOptions(process.env.REDIS_URL, 
 const syncId = jobIds.sync('${connectorId}', randomUUID());
 await q.add('sync', { connectorId: '${connectorId}', trigger: 'on-demand', reingest: false }, { jobId: syncId });
 let runs = [];
+const deadline = Date.now() + Number(process.env.QPC_DEMO_SYNC_TIMEOUT_S || 180) * 1000;
 for (;;) {
+  if (Date.now() > deadline) {
+    process.stderr.write('demo: the sync did not finish in time; its runs as they stand are shown below (see Bull Board for the jobs)\\n');
+    break;
+  }
   runs = await store.col.runs.find({ syncId }).sort({ index: 1 }).toArray();
   const lock = await store.col.syncLocks.findOne({ syncId });
   if (runs.length && runs.every((r) => isTerminal(r.state)) && !lock) break;
