@@ -99,6 +99,7 @@ const scenario1 = path.join(stateDir, 'scenario-1.json');
 const scenario2 = path.join(stateDir, 'scenario-2.json');
 writeFileSync(scenario1, JSON.stringify({ user: { login: 'demo', password: 'demo' }, reports: [base] }, null, 2));
 writeFileSync(scenario2, JSON.stringify({ user: { login: 'demo', password: 'demo' }, reports: [base, changed] }, null, 2));
+writeFileSync(path.join(stateDir, 'api-token'), `${env.QPC_API_TOKEN}\n`, { mode: 0o600 });
 
 function start(name, args, { ready, quiet = false } = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -220,7 +221,25 @@ try {
   await Promise.all(started.map((s) => s.ready));
   say(`apps started: ${apps.join(', ')}${api ? ', api' : ''}`);
 
-  const { id: connectorId } = tsStep(CREATE);
+  // the connector is created through the REST API, as a person would (the store directly if there is no API)
+  let connectorId;
+  if (api) {
+    const base = `http://127.0.0.1:${apiPort}`;
+    const headers = { authorization: `Bearer ${env.QPC_API_TOKEN}`, 'content-type': 'application/json' };
+    const body = { name: 'Demo connector', url: env.SIM_URL, username: 'demo', password: 'demo', network: 'demo-network', reportTitlePrefix: 'QPC-DEMO', autoUrba: true };
+    const res = await fetch(`${base}/api/connectors`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const json = await res.json();
+    if (res.status === 201) connectorId = json.id;
+    else if (res.status === 409) {
+      const list = await (await fetch(`${base}/api/connectors?limit=100`, { headers })).json();
+      connectorId = list.items.find((c) => c.name === body.name)?.id;
+    }
+    if (!connectorId) throw new Error(`creating the demo connector through the API failed: ${res.status} ${JSON.stringify(json.error ?? json)}`);
+    say(`API:       ${base}/api  (Authorization: Bearer <QPC_API_TOKEN>; the demo's token is in .qpc/demo/api-token)`);
+    say(`dashboard: ${base}/admin/queues  (any user name, the token as password)`);
+  } else {
+    connectorId = tsStep(CREATE).id;
+  }
   say(`demo connector created (${connectorId}): prefix QPC-DEMO, network demo-network, auto URBA on`);
 
   const show = (label, runs) => {
@@ -250,8 +269,7 @@ try {
   say(`  by test status: ${JSON.stringify(s.testStatus)}`);
   say(`  closed reason:  ${JSON.stringify(s.closedReason)}; reopened findings: ${s.reopened}`);
   if (api) {
-    say(`API:       http://127.0.0.1:${apiPort}/api  (Authorization: Bearer ${env.QPC_API_TOKEN})`);
-    say(`dashboard: http://127.0.0.1:${apiPort}/admin/queues`);
+    say(`API:       http://127.0.0.1:${apiPort}/api   dashboard: http://127.0.0.1:${apiPort}/admin/queues`);
   }
   if (once) await stopAll(0);
   else say('running; Ctrl-C stops everything');
