@@ -168,7 +168,13 @@ t.test('heartbeat touches its file only while healthy', async (t) => {
   await t.rejects(readFile(file), 'no file while unhealthy');
   healthy = true;
   await waitFor(async () => (await readFile(file, 'utf8').catch(() => '')).length > 0, 2000);
-  const first = Number(await readFile(file, 'utf8'));
-  await new Promise((r) => setTimeout(r, 80));
-  t.ok(Number(await readFile(file, 'utf8')) > first, 'refreshed');
+  const stamp = async () => Number(await readFile(file, 'utf8').catch(() => '')) || 0;
+  const first = await waitFor(stamp, 2000);
+  // refreshed by a later beat (polled: timer resolution under load is coarse)
+  t.ok(await waitFor(async () => (await stamp()) > first, 5000), 'refreshed');
+  healthy = false;
+  await new Promise((r) => setTimeout(r, 60)); // a write already under way lands
+  const last = await stamp();
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(await stamp(), last, 'not refreshed once unhealthy');
 });
