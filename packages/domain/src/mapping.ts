@@ -8,6 +8,7 @@ export type FindingStatus = 'Open' | 'Closed';
 export type Severity = 'Critical' | 'High' | 'Medium' | 'Low' | 'Info';
 
 export const TEST_STATUSES: readonly TestStatus[] = ['Passed', 'Failed', 'Error'];
+export const FINDING_STATUSES: readonly FindingStatus[] = ['Open', 'Closed'];
 export const SEVERITIES: readonly Severity[] = ['Critical', 'High', 'Medium', 'Low', 'Info'];
 
 /** Report status text in any letter case -> test status, or null when it is not one of the three. */

@@ -11,6 +11,7 @@ import type { AnyBulkWriteOperation } from 'mongodb';
 import type { Store } from './store.ts';
 import type { FindingDoc } from './documents.ts';
 import { ONE_BATCH } from './one-batch.ts';
+import { keyedUpdate } from './keyed-update.ts';
 
 export async function resolveHostIdentities(store: Store, network: string, hosts: HostRecord[]): Promise<number> {
   const byIpKey = new Map<string, HostRecord>();
@@ -45,17 +46,17 @@ async function rekeyFindings(store: Store, network: string, from: string, to: st
       .limit(1000)
       .toArray();
     if (page.length === 0) return;
-    const ops: AnyBulkWriteOperation<FindingDoc>[] = page.map((f) => ({
-      updateOne: {
-        filter: { _id: f._id, hostKey: from },
-        update: {
+    const ops: AnyBulkWriteOperation<FindingDoc>[] = page.map((f) =>
+      keyedUpdate<FindingDoc>(
+        { _id: f._id, hostKey: from },
+        {
           $set: {
             hostKey: to,
             findingKey: findingKey({ hostKey: to, policyId: f.policyId, controlId: f.controlId, technology: f.technology, instance: f.instance }),
           },
         },
-      },
-    }));
+      ),
+    );
     await store.col.findings.bulkWrite(ops, { ordered: false });
   }
 }

@@ -17,3 +17,4 @@ export * from './finalize-run.ts';
 export * from './run-finalizer.ts';
 export * from './pipeline-steps.ts';
 export * from './one-batch.ts';
+export * from './keyed-update.ts';

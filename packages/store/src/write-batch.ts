@@ -1,7 +1,7 @@
 /**
  * Write one batch: hosts, host x policy assessments and findings, each as ONE unordered bulkWrite of
- * upserts keyed on the natural keys (unique indexes), so a batch written twice gives the same
- * documents.
+ * upserts keyed on the natural keys (unique indexes; a document is addressed by the _id its key gives,
+ * see keyedUpdate), so a batch written twice gives the same documents.
  *
  * Status changes of existing findings are not applied here: they are parked in `pending` and applied
  * by the run's finalize only if the run is complete (a failed or partial run closes nothing and
@@ -16,6 +16,7 @@ import type { Store } from './store.ts';
 import type { AssessmentDoc, FindingDoc, HostDoc } from './documents.ts';
 import { stableId } from './ids.ts';
 import { ONE_BATCH } from './one-batch.ts';
+import { keyedUpdate } from './keyed-update.ts';
 
 export interface WriteContext {
   runId: string;
@@ -45,10 +46,22 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
   // hosts: one record per host per policy; the last one of a host wins (they carry the same fields)
   const hostByKey = new Map<string, HostRecord>();
   for (const h of hosts) hostByKey.set(h.hostKey, h);
-  const hostOps: AnyBulkWriteOperation<HostDoc>[] = [...hostByKey.values()].map((h) => ({
-    updateOne: {
-      filter: { network, hostKey: h.hostKey },
-      update: {
+
+  // Existing documents are addressed by their _id (the only filter FerretDB answers without reading the
+  // whole collection); a host re-keyed by resolveHostIdentities keeps its first _id, so ids are looked
+  // up by natural key, and a new document gets the stable id of its key.
+  const refKeys = [...new Set([...hostByKey.keys(), ...findings.map((f) => f.hostKey)])];
+  const hostDocs = refKeys.length
+    ? await store.col.hosts
+        .find({ network, hostKey: { $in: refKeys } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, hostname: 1, tags: 1 } })
+        .toArray()
+    : [];
+  const hostInfo = new Map(hostDocs.map((h) => [h.hostKey, h]));
+
+  const hostOps: AnyBulkWriteOperation<HostDoc>[] = [...hostByKey.values()].map((h) =>
+    keyedUpdate<HostDoc>(
+      { _id: hostInfo.get(h.hostKey)?._id ?? hostId(network, h.hostKey) },
+      {
         $set: {
           qualysHostId: h.qualysHostId,
           ip: h.ip,
@@ -62,47 +75,41 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
           lastSeen: now,
           lastRunId: runId,
         },
-        $setOnInsert: { _id: hostId(network, h.hostKey), network, hostKey: h.hostKey, firstSeen: now, firstSeenRunId: runId },
+        $setOnInsert: { network, hostKey: h.hostKey, firstSeen: now, firstSeenRunId: runId },
         $addToSet: { sources: SCANNER },
       },
-      upsert: true,
-    },
-  }));
+      { upsert: true },
+    ),
+  );
   if (hostOps.length) await store.col.hosts.bulkWrite(hostOps, { ordered: false });
 
-  const assessmentOps: AnyBulkWriteOperation<AssessmentDoc>[] = hosts.map((h) => ({
-    updateOne: {
-      filter: { network, hostKey: h.hostKey, policyId: h.policyId },
-      update: { $set: { runId }, $setOnInsert: { _id: stableId('assessment', network, h.hostKey, h.policyId), network, hostKey: h.hostKey, policyId: h.policyId } },
-      upsert: true,
-    },
-  }));
+  const assessmentOps: AnyBulkWriteOperation<AssessmentDoc>[] = hosts.map((h) =>
+    keyedUpdate<AssessmentDoc>(
+      { _id: stableId('assessment', network, h.hostKey, h.policyId) },
+      { $set: { runId }, $setOnInsert: { network, hostKey: h.hostKey, policyId: h.policyId } },
+      { upsert: true },
+    ),
+  );
   if (assessmentOps.length) await store.col.assessments.bulkWrite(assessmentOps, { ordered: false });
 
   if (findings.length === 0) return { hosts: hosts.length, findings: 0, pending: 0 };
 
-  // the ids of the hosts referenced (a batch carries the host records of its findings' hosts)
-  const refKeys = [...new Set(findings.map((f) => f.hostKey))];
-  const hostDocs = await store.col.hosts
-    .find({ network, hostKey: { $in: refKeys } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, hostname: 1, tags: 1 } })
-    .toArray();
-  const hostInfo = new Map(hostDocs.map((h) => [h.hostKey, h]));
-
   const existing = await store.col.findings
-    .find({ network, findingKey: { $in: findings.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { findingKey: 1, status: 1 } })
+    .find({ network, findingKey: { $in: findings.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, findingKey: 1, status: 1 } })
     .toArray();
-  const prevStatus = new Map(existing.map((f) => [f.findingKey, f.status]));
+  const prev = new Map(existing.map((f) => [f.findingKey, f]));
 
   let pending = 0;
   const ops: AnyBulkWriteOperation<FindingDoc>[] = [];
   for (const f of findings) {
     const h = hostInfo.get(f.hostKey);
+    const rec = hostByKey.get(f.hostKey);
     const fields = {
       hostKey: f.hostKey,
       hostId: h?._id ?? hostId(network, f.hostKey),
       ip: f.ip,
-      hostname: h?.hostname ?? null,
-      tags: h?.tags ?? [],
+      hostname: rec ? rec.hostname : (h?.hostname ?? null),
+      tags: rec ? rec.tags : (h?.tags ?? []),
       scanner: SCANNER,
       policyId: f.policyId,
       policyTitle: f.policyTitle,
@@ -123,17 +130,15 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
       lastSeen: now,
       lastSeenRunId: runId,
     } satisfies Partial<FindingDoc>;
-    const prev = prevStatus.get(f.findingKey) ?? null;
-    const { status, change } = nextStatus(prev, f.testStatus);
-    const filter = { network, findingKey: f.findingKey };
-    if (prev === null) {
-      ops.push({
-        updateOne: {
-          filter,
-          update: {
+    const old = prev.get(f.findingKey);
+    const { status, change } = nextStatus(old?.status ?? null, f.testStatus);
+    if (!old) {
+      ops.push(
+        keyedUpdate<FindingDoc>(
+          { _id: findingId(network, f.findingKey) },
+          {
             $set: { ...fields, testStatus: f.testStatus, pending: null },
             $setOnInsert: {
-              _id: findingId(network, f.findingKey),
               network,
               findingKey: f.findingKey,
               status,
@@ -147,14 +152,14 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
               history: [{ at: now, runId, from: null, to: status, reason: 'new' }],
             },
           },
-          upsert: true,
-        },
-      });
+          { upsert: true },
+        ),
+      );
     } else if (change === null) {
-      ops.push({ updateOne: { filter, update: { $set: { ...fields, testStatus: f.testStatus, pending: null } } } });
+      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fields, testStatus: f.testStatus, pending: null } }));
     } else {
       pending++;
-      ops.push({ updateOne: { filter, update: { $set: { ...fields, pending: { runId, testStatus: f.testStatus, status } } } } });
+      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fields, pending: { runId, testStatus: f.testStatus, status } } }));
     }
   }
   await store.col.findings.bulkWrite(ops, { ordered: false });
