@@ -247,7 +247,8 @@ async function ensureMongo() {
   let cmd;
   let args;
   let name;
-  const dataDir = path.join(stateDir, 'mongo-data');
+  // one data folder and one log per port: two servers never share SQLite files
+  const dataDir = path.join(stateDir, `mongo-data-${port}`);
   mkdirSync(dataDir, { recursive: true });
   const mongod = which('mongod');
   if (mongod) {
@@ -268,7 +269,7 @@ async function ensureMongo() {
     log(`FerretDB backend: ${pg ? `postgresql (${safeUrl(pg)})` : 'sqlite'}`);
   }
   log(`starting ${name} on 127.0.0.1:${port}`);
-  const out = openSync(path.join(stateDir, `${name}.log`), 'a');
+  const out = openSync(path.join(stateDir, `${name}-${port}.log`), 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   writeFileSync(pidFile(`mongo-${port}`), String(child.pid));
@@ -277,7 +278,7 @@ async function ensureMongo() {
     if (!alive(child.pid)) break;
     await sleep(200);
   }
-  fail(`${name} did not answer on port ${port}; see ${path.join(stateDir, `${name}.log`)}`);
+  fail(`${name} did not answer on port ${port}; see ${path.join(stateDir, `${name}-${port}.log`)}`);
 }
 
 function safeUrl(url) {
