@@ -4,7 +4,7 @@
  * concurrent inserts and updates neither repeat nor skip a document that existed when paging began.
  * The cursor is opaque to clients (base64url JSON); a tampered one is a 400, not a 500.
  */
-import type { Filter, Document } from 'mongodb';
+import type { Collection, Document, Filter, FindOptions, WithId } from 'mongodb';
 import { badRequest } from './errors.ts';
 
 export type CursorValue = string | number | null | { $date: string };
@@ -73,16 +73,43 @@ export interface Page<T> {
   next: string | null;
 }
 
-/** Fetch limit+1 to know whether a next page exists without a count. */
-export function pageOf<T>(docs: Document[], limit: number, key: SortKey, map: (d: Document) => T): Page<T> {
-  const more = docs.length > limit;
-  const slice = more ? docs.slice(0, limit) : docs;
+/** A page request: the cursor of the previous page's `next` (none for the first page) and the page size. */
+export interface PageQuery {
+  cursor?: string | undefined;
+  limit: number;
+}
+
+/**
+ * One page of `col` in `key` order: the documents matching `where` after `query.cursor`, each mapped
+ * to its item. Fetches limit+1 to know whether a next page exists without a count.
+ */
+export async function pageOf<D extends Document, T>(
+  col: Collection<D>,
+  key: SortKey,
+  query: PageQuery,
+  map: (d: WithId<D>) => T,
+  where: Filter<Document> = {},
+  options?: FindOptions,
+): Promise<Page<T>> {
+  const docs = await col
+    .find(andAll([where, afterCursor(key, query.cursor)]) as Filter<D>, options)
+    .sort(sortOf(key))
+    .limit(query.limit + 1)
+    .toArray();
+  const more = docs.length > query.limit;
+  const slice = more ? docs.slice(0, query.limit) : docs;
   const last = slice[slice.length - 1];
   return { items: slice.map(map), next: more && last ? cursorAfter(key, last) : null };
 }
 
+const isAndOnly = (p: Filter<Document>): p is { $and: Filter<Document>[] } =>
+  Array.isArray(p.$and) && Object.keys(p).length === 1;
+
+/** All parts (none: {}); a part that is itself only an $and is spliced in, so andAll nests flat. */
 export function andAll(parts: (Filter<Document> | undefined)[]): Filter<Document> {
-  const list = parts.filter((p): p is Filter<Document> => p !== undefined && Object.keys(p).length > 0);
+  const list = parts
+    .filter((p): p is Filter<Document> => p !== undefined && Object.keys(p).length > 0)
+    .flatMap((p) => (isAndOnly(p) ? p.$and : [p]));
   if (list.length === 0) return {};
   if (list.length === 1) return list[0]!;
   return { $and: list };

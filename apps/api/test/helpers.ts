@@ -1,10 +1,8 @@
 /** Test wiring: a real API server on port 0 over a private queue prefix and database. */
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createSecretBox } from '@qpc/secrets';
-import { testMongo, testRedis, type Teardown } from '@qpc/testing';
+import { httpServer, testMongo, testRedis, type Teardown } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { createServer } from '../src/server.ts';
 import { connectDeps } from '../src/wiring.ts';
@@ -67,18 +65,10 @@ export async function startApi(
     qualys: opts.qualys ?? unusedProbe,
     logger,
   });
+  t.teardown(close); // teardowns run last-registered first: after the server closes
   const { app, routes, openapi } = createServer(deps);
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    await close();
-  });
+  const { url: base } = await httpServer(t, app);
   const answers: string[] = [];
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     base,
     deps,

@@ -3,12 +3,11 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectDeps, createServer } from '@qpc/api';
 import { createSecretBox } from '@qpc/secrets';
-import { testMongo, testRedis, waitFor } from '@qpc/testing';
+import { httpServer, testMongo, testRedis, waitFor } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,17 +28,8 @@ const { deps, close } = await connectDeps({
   qualys: async () => ({ ok: true, checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok' }, reports: [{ id: '1', title: 'PC one', type: 'Policy', state: 'Finished', size: '1 MB', sizeBytes: 1048576, launchedAt: '2026-11-01T00:00:00.000Z' }] }),
   logger: createLogger('cli-test', 'silent'),
 });
-const { app } = createServer(deps);
-const server = app.listen(0, '127.0.0.1');
-await once(server, 'listening');
-t.teardown(async () => {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-  await close();
-});
-const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+t.teardown(close); // teardowns run last-registered first: after the server closes
+const { url: api } = await httpServer(t, createServer(deps).app);
 
 async function cli(args: string[], stdin?: string, token = TOKEN): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: Record<string, string> = {};

@@ -80,3 +80,4 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, s
   }
 }
 export * from './tcp-proxy.ts';
+export * from './http-server.ts';

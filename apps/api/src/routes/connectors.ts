@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { MongoServerError, type Document } from 'mongodb';
+import { MongoServerError } from 'mongodb';
 import type { ConnectorDoc } from '@qpc/store';
 import { conflict, notFound } from '../errors.ts';
-import { afterCursor, andAll, pageOf, sortOf, type SortKey } from '../paging.ts';
+import { pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import {
   createConnectorSchema,
@@ -106,14 +106,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     summary: 'List connectors by name',
     role: 'viewer',
     query: pageQuery,
-    handle: async ({ query }) => {
-      const docs = await connectors
-        .find(andAll([afterCursor(LIST_KEY, query.cursor)]) as Document)
-        .sort(sortOf(LIST_KEY))
-        .limit(query.limit + 1)
-        .toArray();
-      return pageOf(docs, query.limit, LIST_KEY, (d) => connectorView(d as ConnectorDoc));
-    },
+    handle: ({ query }) => pageOf(connectors, LIST_KEY, query, connectorView),
   });
 
   table.add({

@@ -13,7 +13,7 @@ import type { Collection, Filter } from 'mongodb';
 import type { FindingDoc } from '@qpc/store';
 import { FINDING_FILTER_FIELDS } from '@qpc/store';
 import { notFound } from '../errors.ts';
-import { afterCursor, andAll, pageOf, sortOf, type SortKey } from '../paging.ts';
+import { pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
@@ -156,15 +156,7 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
     summary: 'Host findings, with every filter (testStatus, technology, expectedResult, actualResult, scanner, network, severity, status, policyId, controlId, host, tag)',
     role: 'viewer',
     query: findingsQuery,
-    handle: async ({ query }) => {
-      const filter = andAll([findingsMatch(query), afterCursor(BY_ID, query.cursor)]);
-      const docs = await findings
-        .find(filter as Filter<FindingDoc>, { projection: ITEM_PROJECTION })
-        .sort(sortOf(BY_ID))
-        .limit(query.limit + 1)
-        .toArray();
-      return pageOf(docs, query.limit, BY_ID, (d) => findingItem(d as FindingDoc));
-    },
+    handle: ({ query }) => pageOf(findings, BY_ID, query, findingItem, findingsMatch(query), { projection: ITEM_PROJECTION }),
   });
 
   table.add({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Document, Filter } from 'mongodb';
 import type { HostDoc } from '@qpc/store';
 import { notFound } from '../errors.ts';
-import { afterCursor, andAll, pageOf, sortOf, type SortKey } from '../paging.ts';
+import { andAll, pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
@@ -34,7 +34,7 @@ export function hostsFilter(q: z.output<typeof hostsQuery>): Filter<Document> {
     const variants = [...new Set([q.q, q.q.toLowerCase()])].map((v) => `^${escapeRegex(v)}`);
     search = { $or: [{ ip: { $regex: `^${escapeRegex(q.q)}` } }, ...variants.map((r) => ({ hostname: { $regex: r } }))] };
   }
-  return andAll([eq, search, afterCursor(BY_ID, q.cursor)]);
+  return andAll([eq, search]);
 }
 
 export function hostView(d: HostDoc) {
@@ -65,10 +65,7 @@ export function hostRoutes(table: RouteTable, deps: ServerDeps) {
     summary: 'Hosts (filters: network, scanner, tag, q = IP or hostname prefix)',
     role: 'viewer',
     query: hostsQuery,
-    handle: async ({ query }) => {
-      const docs = await hosts.find(hostsFilter(query) as Filter<HostDoc>).sort(sortOf(BY_ID)).limit(query.limit + 1).toArray();
-      return pageOf(docs, query.limit, BY_ID, (d) => hostView(d as HostDoc));
-    },
+    handle: ({ query }) => pageOf(hosts, BY_ID, query, hostView, hostsFilter(query)),
   });
   table.add({
     method: 'get',

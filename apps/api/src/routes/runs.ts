@@ -1,9 +1,8 @@
 /** Sync history: runs newest first, filtered by connector, state and date; one run; on-demand sync. */
 import { z } from 'zod';
 import type { Document, Filter } from 'mongodb';
-import type { RunDoc } from '@qpc/store';
 import { notFound } from '../errors.ts';
-import { afterCursor, andAll, pageOf, sortOf, type SortKey } from '../paging.ts';
+import { pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import { findConnector } from './connectors.ts';
@@ -34,24 +33,15 @@ export function runsFilter(q: z.output<typeof runsQuery>, connectorId?: string):
   const created: Record<string, Date> = {};
   if (q.from) created.$gte = q.from;
   if (q.to) created.$lt = q.to;
-  return andAll([
-    {
-      ...(connectorId ? { connectorId } : {}),
-      ...(q.state ? { state: q.state } : {}),
-      ...(Object.keys(created).length ? { createdAt: created } : {}),
-    },
-    afterCursor(NEWEST, q.cursor),
-  ]);
+  return {
+    ...(connectorId ? { connectorId } : {}),
+    ...(q.state ? { state: q.state } : {}),
+    ...(Object.keys(created).length ? { createdAt: created } : {}),
+  };
 }
 
-async function listRuns(deps: ServerDeps, q: z.output<typeof runsQuery>, connectorId?: string) {
-  const docs = await deps.store.col.runs
-    .find(runsFilter(q, connectorId) as Filter<RunDoc>)
-    .sort(sortOf(NEWEST))
-    .limit(q.limit + 1)
-    .toArray();
-  return pageOf(docs, q.limit, NEWEST, (d) => runView(d as RunDoc));
-}
+const listRuns = (deps: ServerDeps, q: z.output<typeof runsQuery>, connectorId?: string) =>
+  pageOf(deps.store.col.runs, NEWEST, q, runView, runsFilter(q, connectorId));
 
 export function runRoutes(table: RouteTable, deps: ServerDeps) {
   table.add({
