@@ -13,12 +13,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Document } from 'mongodb';
 import { Redis } from 'ioredis';
 import { createEnqueuer, jobIds } from '@qpc/jobs';
 import { expectedRecords, resolveScenario, startSimulator } from '@qpc/qualys-sim';
 import { createSecretBox } from '@qpc/secrets';
-import { createConnector, createStore, ensureIndexes, isTerminal } from '@qpc/store';
+import { createConnector, createStore, ensureIndexes, isTerminal, keyedUpdate, ONE_BATCH } from '@qpc/store';
 import { deletePrefix, mongoUrlFor, serviceUrls } from '@qpc/testing';
 import { connectionOptions } from '@qpc/worker-kit';
 
@@ -103,8 +103,8 @@ const perS = (s: number) => (s > 0 ? Math.round(findings / s) : null);
 console.log(`run ${run.state}: ${findings} findings, ${run.counts.hostsParsed} hosts, ${(run.counts.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s`);
 console.log(`  fetch ${stageS(run.timings.fetch.ms)} s, parse ${stageS(run.timings.parse.ms)} s, write ${stageS(run.timings.write.ms)} s, finalize ${stageS(run.timings.finalize.ms)} s`);
 
-// the write ceiling: the same finding documents, plain unordered bulkWrite inserts, same server
-const docs = await db.collection('findings').find({}, { projection: { _id: 0 } }).toArray();
+// the write ceiling: the same finding documents (same _id), plain unordered bulkWrite inserts, same server
+const docs = await db.collection('findings').find({}, { batchSize: ONE_BATCH }).toArray();
 const ceilingCol = db.collection('ceiling');
 await ceilingCol.createIndex({ network: 1, findingKey: 1 }, { unique: true });
 const c0 = Date.now();
@@ -113,11 +113,12 @@ for (let i = 0; i < docs.length; i += 1000) {
 }
 const ceilingS = (Date.now() - c0) / 1000;
 const writeCeiling = Math.round(docs.length / ceilingS);
-// and a plain bulkWrite of upserts keyed on the natural key (what an idempotent writer must do)
+// and a plain bulkWrite of upserts of the same documents over themselves (what an idempotent writer
+// must do), addressed as the pipeline addresses them (by _id, see keyedUpdate in @qpc/store)
 const u0 = Date.now();
 for (let i = 0; i < docs.length; i += 1000) {
   await ceilingCol.bulkWrite(
-    docs.slice(i, i + 1000).map((d) => ({ updateOne: { filter: { network: d.network, findingKey: d.findingKey }, update: { $set: { ...d } }, upsert: true } })),
+    docs.slice(i, i + 1000).map(({ _id, ...d }) => keyedUpdate<Document>({ _id }, { $set: d }, { upsert: true })),
     { ordered: false },
   );
 }

@@ -18,3 +18,4 @@ export * from './run-finalizer.ts';
 export * from './pipeline-steps.ts';
 export * from './one-batch.ts';
 export * from './keyed-update.ts';
+export * from './insert-new.ts';

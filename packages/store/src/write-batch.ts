@@ -1,7 +1,8 @@
 /**
- * Write one batch: hosts, host x policy assessments and findings, each as ONE unordered bulkWrite of
- * upserts keyed on the natural keys (unique indexes; a document is addressed by the _id its key gives,
- * see keyedUpdate), so a batch written twice gives the same documents.
+ * Write one batch: hosts, host x policy assessments and findings. Each kind is written as an unordered
+ * insert of the documents as if new (their _id derives from the natural key, which also has a unique
+ * index), then one unordered bulk update of those the server already had (see insertNew, keyedUpdate),
+ * so a batch written twice, or by two writers at once, gives the same documents.
  *
  * Status changes of existing findings are not applied here: they are parked in `pending` and applied
  * by the run's finalize only if the run is complete (a failed or partial run closes nothing and
@@ -17,6 +18,7 @@ import type { AssessmentDoc, FindingDoc, HostDoc } from './documents.ts';
 import { stableId } from './ids.ts';
 import { ONE_BATCH } from './one-batch.ts';
 import { keyedUpdate } from './keyed-update.ts';
+import { insertNew } from './insert-new.ts';
 
 export interface WriteContext {
   runId: string;
@@ -46,70 +48,27 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
   // hosts: one record per host per policy; the last one of a host wins (they carry the same fields)
   const hostByKey = new Map<string, HostRecord>();
   for (const h of hosts) hostByKey.set(h.hostKey, h);
-
-  // Existing documents are addressed by their _id (the only filter FerretDB answers without reading the
-  // whole collection); a host re-keyed by resolveHostIdentities keeps its first _id, so ids are looked
-  // up by natural key, and a new document gets the stable id of its key.
-  const refKeys = [...new Set([...hostByKey.keys(), ...findings.map((f) => f.hostKey)])];
-  const hostDocs = refKeys.length
-    ? await store.col.hosts
-        .find({ network, hostKey: { $in: refKeys } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, hostname: 1, tags: 1 } })
-        .toArray()
-    : [];
-  const hostInfo = new Map(hostDocs.map((h) => [h.hostKey, h]));
-
-  const hostOps: AnyBulkWriteOperation<HostDoc>[] = [...hostByKey.values()].map((h) =>
-    keyedUpdate<HostDoc>(
-      { _id: hostInfo.get(h.hostKey)?._id ?? hostId(network, h.hostKey) },
-      {
-        $set: {
-          qualysHostId: h.qualysHostId,
-          ip: h.ip,
-          hostname: h.hostname,
-          dns: h.dns,
-          netbios: h.netbios,
-          os: h.os,
-          trackingMethod: h.trackingMethod,
-          lastScanDate: h.lastScanDate,
-          tags: h.tags,
-          lastSeen: now,
-          lastRunId: runId,
-        },
-        $setOnInsert: { network, hostKey: h.hostKey, firstSeen: now, firstSeenRunId: runId },
-        $addToSet: { sources: SCANNER },
-      },
-      { upsert: true },
-    ),
-  );
-  if (hostOps.length) await store.col.hosts.bulkWrite(hostOps, { ordered: false });
-
-  const assessmentOps: AnyBulkWriteOperation<AssessmentDoc>[] = hosts.map((h) =>
-    keyedUpdate<AssessmentDoc>(
-      { _id: stableId('assessment', network, h.hostKey, h.policyId) },
-      { $set: { runId }, $setOnInsert: { network, hostKey: h.hostKey, policyId: h.policyId } },
-      { upsert: true },
-    ),
-  );
-  if (assessmentOps.length) await store.col.assessments.bulkWrite(assessmentOps, { ordered: false });
-
+  const hostIds = await writeHosts(store, ctx, now, [...hostByKey.values()]);
+  await writeAssessments(store, ctx, hosts);
   if (findings.length === 0) return { hosts: hosts.length, findings: 0, pending: 0 };
 
-  const existing = await store.col.findings
-    .find({ network, findingKey: { $in: findings.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, findingKey: 1, status: 1 } })
-    .toArray();
-  const prev = new Map(existing.map((f) => [f.findingKey, f]));
+  // a finding's host is in the same batch (the parse stage stages a finding's host with it); a host
+  // that is not is read back
+  const missing = [...new Set(findings.map((f) => f.hostKey).filter((k) => !hostByKey.has(k)))];
+  const readBack = missing.length
+    ? await store.col.hosts.find({ network, hostKey: { $in: missing } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, hostname: 1, tags: 1 } }).toArray()
+    : [];
+  const hostInfo = new Map<string, { _id: string; hostname: string | null; tags: string[] }>(readBack.map((h) => [h.hostKey, h]));
+  for (const [key, h] of hostByKey) hostInfo.set(key, { _id: hostIds.get(key) ?? hostId(network, key), hostname: h.hostname, tags: h.tags });
 
-  let pending = 0;
-  const ops: AnyBulkWriteOperation<FindingDoc>[] = [];
-  for (const f of findings) {
+  const fieldsOf = (f: FindingRecord) => {
     const h = hostInfo.get(f.hostKey);
-    const rec = hostByKey.get(f.hostKey);
-    const fields = {
+    return {
       hostKey: f.hostKey,
       hostId: h?._id ?? hostId(network, f.hostKey),
       ip: f.ip,
-      hostname: rec ? rec.hostname : (h?.hostname ?? null),
-      tags: rec ? rec.tags : (h?.tags ?? []),
+      hostname: h?.hostname ?? null,
+      tags: h?.tags ?? [],
       scanner: SCANNER,
       policyId: f.policyId,
       policyTitle: f.policyTitle,
@@ -130,38 +89,103 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
       lastSeen: now,
       lastSeenRunId: runId,
     } satisfies Partial<FindingDoc>;
+  };
+
+  // new findings first, as inserts with their mapped status
+  const fresh: FindingDoc[] = findings.map((f) => {
+    const { status } = nextStatus(null, f.testStatus);
+    return {
+      _id: findingId(network, f.findingKey),
+      network,
+      findingKey: f.findingKey,
+      ...fieldsOf(f),
+      testStatus: f.testStatus,
+      pending: null,
+      status,
+      firstSeen: now,
+      firstSeenRunId: runId,
+      closedAt: status === 'Closed' ? now : null,
+      closedReason: status === 'Closed' ? 'passed' : null,
+      reopenCount: 0,
+      statusRunId: runId,
+      statusReason: 'new',
+      history: [{ at: now, runId, from: null, to: status, reason: 'new' }],
+    };
+  });
+  const dup = await insertNew(store.col.findings, fresh);
+  if (dup.length === 0) return { hosts: hosts.length, findings: findings.length, pending: 0 };
+
+  // the others exist: read their status (and _id: a finding re-keyed with its host keeps its first one)
+  const known = dup.map((i) => findings[i]!);
+  const existing = await store.col.findings
+    .find({ network, findingKey: { $in: known.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, findingKey: 1, status: 1 } })
+    .toArray();
+  const prev = new Map(existing.map((f) => [f.findingKey, f]));
+  let pending = 0;
+  const ops: AnyBulkWriteOperation<FindingDoc>[] = [];
+  for (const f of known) {
     const old = prev.get(f.findingKey);
-    const { status, change } = nextStatus(old?.status ?? null, f.testStatus);
-    if (!old) {
-      ops.push(
-        keyedUpdate<FindingDoc>(
-          { _id: findingId(network, f.findingKey) },
-          {
-            $set: { ...fields, testStatus: f.testStatus, pending: null },
-            $setOnInsert: {
-              network,
-              findingKey: f.findingKey,
-              status,
-              firstSeen: now,
-              firstSeenRunId: runId,
-              closedAt: status === 'Closed' ? now : null,
-              closedReason: status === 'Closed' ? 'passed' : null,
-              reopenCount: 0,
-              statusRunId: runId,
-              statusReason: 'new',
-              history: [{ at: now, runId, from: null, to: status, reason: 'new' }],
-            },
-          },
-          { upsert: true },
-        ),
-      );
-    } else if (change === null) {
-      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fields, testStatus: f.testStatus, pending: null } }));
+    if (!old) throw new Error(`finding ${f.findingKey} of network ${network} was refused as a duplicate but cannot be found`);
+    const { status, change } = nextStatus(old.status, f.testStatus);
+    if (change === null) {
+      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fieldsOf(f), testStatus: f.testStatus, pending: null } }));
     } else {
+      // a status change waits for finalize (applied only if the run is complete)
       pending++;
-      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fields, pending: { runId, testStatus: f.testStatus, status } } }));
+      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fieldsOf(f), pending: { runId, testStatus: f.testStatus, status } } }));
     }
   }
   await store.col.findings.bulkWrite(ops, { ordered: false });
   return { hosts: hosts.length, findings: findings.length, pending };
+}
+
+/** Hosts: inserted when new, else updated. Returns hostKey -> _id of every host written. */
+async function writeHosts(store: Store, ctx: WriteContext, now: Date, hosts: HostRecord[]): Promise<Map<string, string>> {
+  const { network, runId } = ctx;
+  const ids = new Map<string, string>();
+  const fieldsOf = (h: HostRecord) => ({
+    qualysHostId: h.qualysHostId,
+    ip: h.ip,
+    hostname: h.hostname,
+    dns: h.dns,
+    netbios: h.netbios,
+    os: h.os,
+    trackingMethod: h.trackingMethod,
+    lastScanDate: h.lastScanDate,
+    tags: h.tags,
+    lastSeen: now,
+    lastRunId: runId,
+  });
+  const fresh: HostDoc[] = hosts.map((h) => {
+    ids.set(h.hostKey, hostId(network, h.hostKey));
+    return { _id: hostId(network, h.hostKey), network, hostKey: h.hostKey, ...fieldsOf(h), sources: [SCANNER], firstSeen: now, firstSeenRunId: runId };
+  });
+  const dup = await insertNew(store.col.hosts, fresh);
+  if (dup.length === 0) return ids;
+  // a host re-keyed by resolveHostIdentities keeps its first _id: look the ids up by natural key
+  const known = dup.map((i) => hosts[i]!);
+  const docs = await store.col.hosts
+    .find({ network, hostKey: { $in: known.map((h) => h.hostKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1 } })
+    .toArray();
+  for (const d of docs) ids.set(d.hostKey, d._id);
+  const ops = known.map((h) => {
+    const _id = docs.find((d) => d.hostKey === h.hostKey)?._id;
+    if (!_id) throw new Error(`host ${h.hostKey} of network ${network} was refused as a duplicate but cannot be found`);
+    return keyedUpdate<HostDoc>({ _id }, { $set: fieldsOf(h), $addToSet: { sources: SCANNER } });
+  });
+  await store.col.hosts.bulkWrite(ops, { ordered: false });
+  return ids;
+}
+
+/** Host x policy assessments of this run (URBA scope): inserted when new, else stamped with the run. */
+async function writeAssessments(store: Store, ctx: WriteContext, hosts: HostRecord[]): Promise<void> {
+  const { network, runId } = ctx;
+  const byId = new Map<string, AssessmentDoc>();
+  for (const h of hosts) {
+    const _id = stableId('assessment', network, h.hostKey, h.policyId);
+    byId.set(_id, { _id, network, hostKey: h.hostKey, policyId: h.policyId, runId });
+  }
+  const docs = [...byId.values()];
+  const dup = await insertNew(store.col.assessments, docs);
+  if (dup.length) await store.col.assessments.updateMany({ _id: { $in: dup.map((i) => docs[i]!._id) } }, { $set: { runId } });
 }
