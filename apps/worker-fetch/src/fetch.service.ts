@@ -2,6 +2,9 @@
  * Download one report into GridFS, streaming, and check it is whole: the stored length equals the
  * announced Content-Length, and the SHA-256 computed while storing equals the one the client computed
  * over the bytes it received (across resumes). Only then does the run move on to parsing.
+ *
+ * File ids derive from the run, so a re-ingest (a new run) always downloads; a failed run fetched
+ * again reuses its stored file unless report retention removed it meanwhile (QPC_REPORT_RETENTION).
  */
 import type { QualysClient } from '@qpc/qualys-client';
 import type { SecretBox } from '@qpc/secrets';
@@ -12,12 +15,12 @@ import {
   endStage,
   getConnector,
   getRun,
-  hasReportFile,
   reportFileId,
   reviveRun,
   saveReportFile,
   setProgress,
   StoreError,
+  usableReportFile,
   type Store,
 } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
@@ -49,22 +52,27 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
 
   const fileId = reportFileId(runId);
   let file = run.file;
-  if (!file || !(await hasReportFile(store, file.id, file.length))) {
+  // stored whole by an earlier attempt: no download; missing, cut, or removed by report retention: download
+  if (!file || !(await usableReportFile(store, file))) {
     const connector = await getConnector(store, run.connectorId);
     const client = deps.qualys(connectorCredentials(connector, deps.box));
     try {
       const dl = await client.fetchReport(run.reportId);
       let lastProgress = 0;
+      // progress writes are not awaited by the download, but awaited before the run's next update: FerretDB
+      // applies an update as read-modify-write of the whole document, so a progress write still in flight
+      // would wipe the `file` set below (the parse stage then finds no stored report file)
+      let progressWrite: Promise<unknown> = Promise.resolve();
       const stored = await saveReportFile(store, fileId, dl.body, {
         metadata: { runId, reportId: run.reportId, connectorId: run.connectorId },
         onProgress: (bytes) => {
           const now = Date.now();
           if (now - lastProgress < 500) return;
           lastProgress = now;
-          void setProgress(store, runId, { bytesDownloaded: bytes }).catch(() => undefined);
+          progressWrite = progressWrite.then(() => setProgress(store, runId, { bytesDownloaded: bytes })).catch(() => undefined);
           void deps.progress?.({ bytesDownloaded: bytes }).catch(() => undefined);
         },
-      });
+      }).finally(() => progressWrite);
       const announced = dl.contentLength;
       if ((announced !== undefined && announced !== stored.length) || (dl.progress.sha256 !== undefined && dl.progress.sha256 !== stored.sha256)) {
         throw new StoreError(

@@ -9,7 +9,9 @@
  * Backpressure: before staging batch n the parser waits until fewer than QPC_MAX_PENDING_BATCHES
  * batches are staged and not yet written; the GridFS stream is not read meanwhile. So memory here is
  * one parser batch + one write batch + the host records of the report (needed to attach a host to
- * findings that follow it in another batch; ~0.5 KB per host x policy), and Redis holds at most
+ * findings that follow it in another batch; ~0.5 KB per host x policy) and one host-key decision per
+ * IP-only host (createHostKeyResolver: such a record of a host the network knows by its Qualys host id
+ * takes that host's key, in every batch, for the host and its findings), and Redis holds at most
  * QPC_MAX_PENDING_BATCHES small upsert jobs per run in flight.
  *
  * Idempotent: a re-run (after a crash) re-reads the file from the start and produces the same batches
@@ -19,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
 import {
   advanceRun,
+  createHostKeyResolver,
   endStage,
   finalizeIfReady,
   getRun,
@@ -29,6 +32,7 @@ import {
   setProgress,
   stageBatch,
   startStage,
+  StoreError,
   type Store,
 } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
@@ -50,6 +54,14 @@ export type ParseResult = { outcome: 'done' | 'skipped'; batches?: number; findi
 export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseResult> {
   const { store } = deps;
   let run = await getRun(store, runId);
+  if ((run.state === 'failed' || run.state === 'partial') && run.file?.purgedAt) {
+    // the run ended and report retention (QPC_REPORT_RETENTION) removed its file: nothing to re-read
+    throw new StoreError(
+      'REPORT_FILE_PURGED',
+      `run ${runId}: its report file was removed by report retention after the run ended; download it again (retry the run's fetch job, or sync with re-ingest)`,
+      false,
+    );
+  }
   if (run.state === 'failed' || run.state === 'partial') {
     const revived = await reviveRun(store, runId, 'parsing');
     if (!revived) return { outcome: 'skipped', reason: 'run moved on' };
@@ -83,6 +95,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   let summary: SummaryRecord | null = null;
   const rejected = new Map<RejectReason, number>();
   const pollMs = deps.pollMs ?? 100;
+  // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
+  const hostKeys = createHostKeyResolver(store, network);
 
   const flush = async () => {
     if (findings.length === 0 && newHosts.length === 0) return;
@@ -94,8 +108,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       if (h) hosts.set(k, h);
     }
     if (newHosts.length) await resolveHostIdentities(store, network, newHosts);
+    const keyed = await hostKeys.rekey([...hosts.values()], findings);
     while ((await pendingBatches(store, runId)) >= deps.maxPending) await sleep(pollMs);
-    await stageBatch(store, runId, seq, [...hosts.values()], findings);
+    await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
     await deps.enqueueUpsert(runId, connectorId, seq);
     seq++;
     newHosts = [];

@@ -1,5 +1,10 @@
-/** Finalize a run (counts, transitions, URBA: @qpc/store finalizeRun), then go on with its sync. */
-import { continueSync, endStage, finalizeRun, type Store } from '@qpc/store';
+/**
+ * Finalize a run (counts, transitions, URBA: @qpc/store finalizeRun), go on with its sync, then prune
+ * the connector's stored report files to the retention count (@qpc/store pruneReportFiles). The sync
+ * goes on first: a retention sweep that fails retries this job (finalize is idempotent) without
+ * holding up the next report; the files of runs in progress are never pruned.
+ */
+import { continueSync, DEFAULT_REPORT_RETENTION, endStage, finalizeRun, isTerminal, pruneReportFiles, type Store } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface FinalizeDeps {
@@ -7,6 +12,8 @@ export interface FinalizeDeps {
   enqueueFetch: (runId: string, connectorId: string) => Promise<unknown>;
   logger: Logger;
   urbaThreshold: number;
+  /** report files kept per connector (config QPC_REPORT_RETENTION; default 3) */
+  reportRetention?: number;
 }
 
 export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ outcome: 'done'; state: string }> {
@@ -14,5 +21,9 @@ export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ out
   const run = await finalizeRun(deps.store, runId, { threshold: deps.urbaThreshold });
   await continueSync(deps.store, run.syncId, run.connectorId, deps.enqueueFetch);
   deps.logger.info({ runId, state: run.state, counts: run.counts, urba: run.urba?.decision }, 'run finalized');
+  if (isTerminal(run.state)) {
+    const files = await pruneReportFiles(deps.store, run.connectorId, { keep: deps.reportRetention ?? DEFAULT_REPORT_RETENTION });
+    if (files.removed > 0) deps.logger.info({ runId, connectorId: run.connectorId, ...files }, 'report files pruned');
+  }
   return { outcome: 'done', state: run.state };
 }

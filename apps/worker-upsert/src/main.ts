@@ -23,7 +23,7 @@ const finalizeWorker = runWorker({
   ...common,
   queue: 'finalize',
   concurrency: 1,
-  handlers: { finalize: finalizeHandler({ store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD }) },
+  handlers: { finalize: finalizeHandler({ store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => upsertWorker.isRunning());
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-upsert started');

@@ -52,7 +52,11 @@ const schema = z.object({
   QPC_BATCH_SIZE: int(1000, 1, 50_000),
   QPC_MAX_PENDING_BATCHES: int(8, 1, 1000),
   QPC_URBA_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
-  QPC_REPORT_RETENTION_DAYS: int(7, 0, 3650),
+  /**
+   * Downloaded report files kept per connector once their runs have ended: the newest N reports'
+   * files (0: none). Files that a run still in progress needs are always kept.
+   */
+  QPC_REPORT_RETENTION: int(3, 0, 10_000),
   /** workers touch this file while healthy (container health checks) */
   QPC_HEARTBEAT_FILE: z.string().optional(),
 });

@@ -34,3 +34,13 @@ t.test('one error names every bad key and never echoes values', async (t) => {
 t.test('empty strings count as unset', async (t) => {
   t.equal(loadConfig({ QPC_API_PORT: '' }).QPC_API_PORT, 8080);
 });
+
+t.test('QPC_REPORT_RETENTION: files kept per connector, default 3, 0 keeps none, bad values named', async (t) => {
+  t.equal(loadConfig({}).QPC_REPORT_RETENTION, 3);
+  t.equal(loadConfig({ QPC_REPORT_RETENTION: '0' }).QPC_REPORT_RETENTION, 0);
+  t.equal(loadConfig({ QPC_REPORT_RETENTION: '12' }).QPC_REPORT_RETENTION, 12);
+  for (const bad of ['-1', '1.5', 'three']) {
+    const err = t.throws(() => loadConfig({ QPC_REPORT_RETENTION: bad })) as unknown as ConfigError;
+    t.same(err.issues.map((i) => i.key), ['QPC_REPORT_RETENTION'], bad);
+  }
+});

@@ -140,7 +140,11 @@ export interface RunDoc {
   progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number };
   /** set once the parse finished: how many batches were emitted, and the report's own counts */
   parse: { complete: boolean; batches: number; summary: Record<string, number> | null } | null;
-  file: { id: string; length: number; sha256: string; etag: string | null } | null;
+  /**
+   * The downloaded report. `purgedAt`: when report retention (QPC_REPORT_RETENTION) removed the stored
+   * file after the run ended; length and checksum stay as the record of what was read.
+   */
+  file: { id: string; length: number; sha256: string; etag: string | null; purgedAt?: Date | null } | null;
   urba: RunUrba | null;
   /** the run needs a person to look (URBA threshold reached) */
   review: boolean;
@@ -157,10 +161,13 @@ export interface ReportDoc {
   launchedAt: Date | null;
   /** the last run that ingested it successfully */
   runId: string;
+  /** the stored file of that run; null once retention removed it (then filePurgedAt says when) */
   fileId: string | null;
   length: number;
   sha256: string;
   ingestedAt: Date;
+  /** when report retention removed the stored file (null or absent: not removed) */
+  filePurgedAt?: Date | null;
 }
 
 export interface HostDoc {

@@ -9,6 +9,7 @@ export class StoreError extends Error {
       | 'BATCH_NOT_FOUND'
       | 'REPORT_FILE_MISMATCH'
       | 'REPORT_FILE_MISSING'
+      | 'REPORT_FILE_PURGED'
       | 'WRITE_CONFLICT',
     message: string,
     readonly retryable: boolean,

@@ -4,9 +4,10 @@
  * document and its findings are re-keyed from `ip:<ip>` to `qid:<id>` (the old key is kept in
  * `aliases`). Called by the parse stage, which reads a report in order, before the batch carrying the
  * host record is staged, so every later write of that host already uses the new key.
+ * The reverse (an IP-only record of a host known by its host id) is createHostKeyResolver below.
  */
-import { findingKey } from '@qpc/domain';
-import type { HostRecord } from '@qpc/pc-report';
+import { findingKey, normalizeIp } from '@qpc/domain';
+import type { FindingRecord, HostRecord } from '@qpc/pc-report';
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { Store } from './store.ts';
 import type { FindingDoc } from './documents.ts';
@@ -59,4 +60,137 @@ async function rekeyFindings(store: Store, network: string, from: string, to: st
     );
     await store.col.findings.bulkWrite(ops, { ordered: false });
   }
+}
+
+/** The host a record of this network is, as decided for one IP-only key. */
+interface KnownHost {
+  hostKey: string;
+  qualysHostId: string;
+}
+
+export interface RekeyedBatch {
+  hosts: HostRecord[];
+  findings: FindingRecord[];
+  /** records (hosts and findings) given a known host's `qid:` key */
+  rekeyed: number;
+}
+
+/**
+ * The other direction (domain.md: identity is the Qualys host id when the report carries one, else the
+ * IP): a record that carries only an IP, when exactly one host of the network with a Qualys host id
+ * has that IP, is that host. Its host record and its findings take that host's `qid:` key (finding
+ * keys derive from the host key), so a report without host ids does not duplicate known hosts.
+ *
+ * Kept as `ip:<ip>`:
+ * - when several hosts with a host id share the IP: which one it is cannot be told (NAT, DHCP reuse,
+ *   clones), and guessing would write one host's results onto another;
+ * - when no host with a host id has the IP;
+ * - when the network already has the `ip:<ip>` host itself (an exact identity match; its findings stay
+ *   with it; two such hosts are left as two, as in resolveHostIdentities).
+ *
+ * "Hosts with a host id" are those stored in the network plus the report's own records with a host id
+ * read so far (whose IP wins over the stored one: it is this report's), so the decision does not depend
+ * on how far the upsert jobs of this run have got. One resolver per parse: each IP is decided once, at
+ * its first batch, and kept for the rest of the report, so a host and all its findings get one key
+ * across batches. Memory: one entry per host of the report, like the parse stage's own host map.
+ * What it cannot see: a record with a host id further on in the same report (a report mixing both
+ * kinds for one IP; a re-parse after a crash may then decide on what the first attempt wrote).
+ */
+export interface HostKeyResolver {
+  rekey(hosts: HostRecord[], findings: FindingRecord[]): Promise<RekeyedBatch>;
+}
+
+export function createHostKeyResolver(store: Store, network: string): HostKeyResolver {
+  const decided = new Map<string, KnownHost | null>(); // `ip:<ip>` -> the known host, or null: stays
+  // this report's records with a host id, read so far
+  const reportIpOf = new Map<string, string>(); // `qid:<id>` -> normalized IP
+  const reportAt = new Map<string, Map<string, string>>(); // normalized IP -> `qid:<id>` -> Qualys host id
+
+  function noteReportHost(h: HostRecord): void {
+    if (!h.hostKey.startsWith('qid:') || !h.qualysHostId || !h.ip) return;
+    const ip = normalizeIp(h.ip);
+    const was = reportIpOf.get(h.hostKey);
+    if (was !== undefined && was !== ip) reportAt.get(was)?.delete(h.hostKey);
+    reportIpOf.set(h.hostKey, ip);
+    const at = reportAt.get(ip) ?? new Map<string, string>();
+    at.set(h.hostKey, h.qualysHostId);
+    reportAt.set(ip, at);
+  }
+
+  async function decide(ipKeys: Map<string, Set<string>>): Promise<void> {
+    const wanted = new Set<string>();
+    for (const [key, raws] of ipKeys) {
+      const ip = key.slice(3);
+      wanted.add(ip);
+      wanted.add(ip.toUpperCase());
+      for (const r of raws) wanted.add(r);
+    }
+    const docs = await store.col.hosts
+      .find({ network, ip: { $in: [...wanted] } }, { batchSize: ONE_BATCH, projection: { _id: 0, hostKey: 1, ip: 1, qualysHostId: 1 } })
+      .toArray();
+    const stored = new Map<string, { ipKey: boolean; ids: Map<string, string> }>();
+    const at = (ip: string) => {
+      let s = stored.get(ip);
+      if (!s) stored.set(ip, (s = { ipKey: false, ids: new Map() }));
+      return s;
+    };
+    for (const d of docs) {
+      if (!d.ip) continue;
+      const ip = normalizeIp(d.ip);
+      if (d.hostKey === `ip:${ip}`) at(ip).ipKey = true;
+      // a stored host this report already gave another IP is no longer at this one
+      else if (d.hostKey.startsWith('qid:') && d.qualysHostId && (reportIpOf.get(d.hostKey) ?? ip) === ip) at(ip).ids.set(d.hostKey, d.qualysHostId);
+    }
+    for (const key of ipKeys.keys()) {
+      const ip = key.slice(3);
+      const s = stored.get(ip);
+      const ids = new Map([...(s?.ids ?? []), ...(reportAt.get(ip) ?? [])]);
+      const only = ids.size === 1 ? [...ids][0] : undefined;
+      decided.set(key, s?.ipKey || !only ? null : { hostKey: only[0], qualysHostId: only[1] });
+    }
+  }
+
+  return {
+    async rekey(hosts, findings) {
+      for (const h of hosts) noteReportHost(h);
+      const open = new Map<string, Set<string>>();
+      for (const r of [...hosts, ...findings]) {
+        if (!r.hostKey.startsWith('ip:') || decided.has(r.hostKey)) continue;
+        const raws = open.get(r.hostKey) ?? new Set<string>();
+        if (r.ip) raws.add(r.ip);
+        open.set(r.hostKey, raws);
+      }
+      if (open.size > 0) await decide(open);
+      let rekeyed = 0;
+      const to = (key: string) => (key.startsWith('ip:') ? decided.get(key) : null) ?? null;
+      // one record per host x policy, as before: an IP-only record meeting its host's own record in
+      // the same batch gives way to it (the record with the host id is the fuller one)
+      const byHostPolicy = new Map<string, HostRecord>();
+      const own = new Set<string>();
+      for (const h of hosts) {
+        const k = to(h.hostKey);
+        const slot = `${k?.hostKey ?? h.hostKey}|${h.policyId}`;
+        if (!k) {
+          own.add(slot);
+          byHostPolicy.set(slot, h);
+          continue;
+        }
+        rekeyed++;
+        if (!own.has(slot)) byHostPolicy.set(slot, { ...h, hostKey: k.hostKey, qualysHostId: k.qualysHostId });
+      }
+      const outHosts = [...byHostPolicy.values()];
+      const outFindings = findings.map((f) => {
+        const k = to(f.hostKey);
+        if (!k) return f;
+        rekeyed++;
+        return {
+          ...f,
+          hostKey: k.hostKey,
+          qualysHostId: k.qualysHostId,
+          findingKey: findingKey({ hostKey: k.hostKey, policyId: f.policyId, controlId: f.controlId, technology: f.technology, instance: f.instance }),
+        };
+      });
+      return { hosts: outHosts, findings: outFindings, rekeyed };
+    },
+  };
 }

@@ -10,6 +10,7 @@ export * from './connectors.repository.ts';
 export * from './runs.repository.ts';
 export * from './sync-lock.ts';
 export * from './report-files.ts';
+export * from './report-retention.ts';
 export * from './batches.repository.ts';
 export * from './host-identity.ts';
 export * from './write-batch.ts';

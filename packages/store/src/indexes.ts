@@ -3,7 +3,7 @@
  * are what make the pipeline's upserts exactly-once: a job run twice meets the natural key.
  */
 import type { Db } from 'mongodb';
-import { COLLECTIONS as C } from './documents.ts';
+import { COLLECTIONS as C, REPORT_BUCKET } from './documents.ts';
 import type { IndexSpec } from './index-spec.ts';
 import { QUERY_INDEXES } from './query-indexes.ts';
 
@@ -29,6 +29,8 @@ export const PIPELINE_INDEXES: IndexSpec[] = [
   { collection: C.assessments, key: { network: 1, hostKey: 1, policyId: 1 }, name: 'assessment_unique', unique: true },
   { collection: C.assessments, key: { runId: 1, policyId: 1 }, name: 'assessments_by_run' },
   { collection: C.batches, key: { runId: 1, seq: 1 }, name: 'batch_unique', unique: true },
+  // report retention walks a connector's stored files newest first (report-retention.ts)
+  { collection: `${REPORT_BUCKET}.files`, key: { 'metadata.connectorId': 1, uploadDate: -1 }, name: 'report_files_by_connector' },
 ];
 
 /** The pipeline's indexes plus those the API's queries need (packages/store/src/query-indexes.ts). */

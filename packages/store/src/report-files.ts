@@ -22,9 +22,13 @@ export function reportFileId(runId: string): string {
   return `run-${runId}`;
 }
 
+/**
+ * Chunks first, then the file document: a removal cut half-way leaves a file document that the next
+ * removal (or retention sweep, which lists file documents) finds again, never chunks nothing lists.
+ */
 export async function deleteReportFile(store: Store, id: string): Promise<void> {
-  await store.db.collection(`${REPORT_BUCKET}.files`).deleteMany({ _id: id as never });
   await store.db.collection(`${REPORT_BUCKET}.chunks`).deleteMany({ files_id: id });
+  await store.db.collection(`${REPORT_BUCKET}.files`).deleteMany({ _id: id as never });
 }
 
 export async function saveReportFile(
@@ -75,6 +79,16 @@ export async function saveReportFile(
 export async function hasReportFile(store: Store, id: string, length: number): Promise<boolean> {
   const f = await store.db.collection(`${REPORT_BUCKET}.files`).findOne({ _id: id as never });
   return f !== null && f.length === length;
+}
+
+/**
+ * May the fetch stage skip the download? Only when the run's file is recorded, was not removed by
+ * report retention, and is still stored whole. A run whose file was purged (a failed run retried, or
+ * any later run of the same report: file ids are per run) downloads the report again.
+ */
+export async function usableReportFile(store: Store, file: { id: string; length: number; purgedAt?: Date | null } | null): Promise<boolean> {
+  if (!file || file.purgedAt) return false;
+  return hasReportFile(store, file.id, file.length);
 }
 
 /**

@@ -58,10 +58,12 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
           title: run.reportTitle ?? '',
           launchedAt: run.reportLaunchedAt,
           runId,
-          fileId: run.file?.id ?? null,
+          // a revived run may end after retention removed its file: the record says so
+          fileId: run.file && !run.file.purgedAt ? run.file.id : null,
           length: run.file?.length ?? 0,
           sha256: run.file?.sha256 ?? '',
           ingestedAt: now,
+          filePurgedAt: run.file?.purgedAt ?? null,
         },
         $setOnInsert: { _id: `${run.connectorId}:${run.reportId}`, connectorId: run.connectorId, reportId: run.reportId },
       },
