@@ -109,7 +109,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     }
     if (newHosts.length) await resolveHostIdentities(store, network, newHosts);
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
-    while ((await pendingBatches(store, runId)) >= deps.maxPending) await sleep(pollMs);
+    // backpressure: look again after pollMs, doubling up to 1 s while the writers are behind (each look
+    // is a count over the staged batches)
+    for (let wait = pollMs; (await pendingBatches(store, runId)) >= deps.maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) await sleep(wait);
     await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
     await deps.enqueueUpsert(runId, connectorId, seq);
     seq++;

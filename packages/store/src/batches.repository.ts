@@ -4,6 +4,7 @@ import type { Store } from './store.ts';
 import type { BatchDoc } from './batch-doc.ts';
 import { StoreError } from './errors.ts';
 import { ONE_BATCH } from './one-batch.ts';
+import { DUPLICATE_KEY } from './insert-new.ts';
 
 export function batchId(runId: string, seq: number): string {
   return `${runId}:${seq}`;
@@ -16,13 +17,11 @@ export function batchId(runId: string, seq: number): string {
 export async function stageBatch(store: Store, runId: string, seq: number, hosts: HostRecord[], findings: FindingRecord[], now = new Date()): Promise<void> {
   const _id = batchId(runId, seq);
   try {
-    await store.col.batches.updateOne(
-      { _id },
-      { $setOnInsert: { _id, runId, seq, hosts, findings, createdAt: now, done: null, failed: null } },
-      { upsert: true },
-    );
+    // an insert, not an upsert: an upsert looks for the document first, and on FerretDB every look reads
+    // all staged batches
+    await store.col.batches.insertOne({ _id, runId, seq, hosts, findings, createdAt: now, done: null, failed: null });
   } catch (err) {
-    if ((err as { code?: number }).code !== 11000) throw err;
+    if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
   }
 }
 
@@ -32,10 +31,15 @@ export async function getBatch(store: Store, runId: string, seq: number): Promis
   return b;
 }
 
+/**
+ * A written batch keeps its counts and drops its records: a done batch is never written again, and the
+ * run's batches stay until it ends, so a large report would otherwise keep all of itself in MongoDB (and
+ * FerretDB reads every staged document whenever it looks for one).
+ */
 export async function markBatchDone(store: Store, runId: string, seq: number, counts: { hosts: number; findings: number }, now = new Date()): Promise<void> {
   await store.col.batches.updateOne(
     { _id: batchId(runId, seq), done: null },
-    { $set: { done: { at: now, ...counts }, failed: null } },
+    { $set: { done: { at: now, ...counts }, failed: null, hosts: [], findings: [] } },
   );
 }
 
