@@ -1,7 +1,7 @@
 /** The report and policy endpoints: list, fetch (streamed, Range, body faults), launch; policy list. */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { takeBodyPlan, type BodyPlan } from './control.ts';
+import { Malformer, takeBodyPlan, type BodyPlan } from './control.ts';
 import { humanSize, placeholderReport, policyList, reportList, scanReportXml, simpleReturn } from './envelopes.ts';
 import { reportByteLengthAsync, reportChunks } from './generate.ts';
 import { ReportModel } from './model.ts';
@@ -33,6 +33,8 @@ export class ReportService {
   closing = false;
   private readonly lengths = new Map<string, Promise<number>>();
   private readonly finishAt = new Map<string, number>();
+  /** answers given under the changingEtag fault: each gets an ETag of its own */
+  private etagVersions = 0;
 
   constructor(private readonly scenario: Scenario) {}
 
@@ -109,7 +111,7 @@ export class ReportService {
     if (r.state !== 'Finished') return call.send(400, XML, simpleReturn(1905, `Report ${id} is not finished (state: ${r.state})`));
     const plan = takeBodyPlan(call.faults);
     const body = this.body(r);
-    const etag = reportEtag(r);
+    const etag = plan.changingEtag ? `${reportEtag(r).slice(0, -1)}-v${++this.etagVersions}"` : reportEtag(r);
     const rangeHeader = call.req.headers.range;
     const ifRange = call.req.headers['if-range'];
     let start = 0;
@@ -151,8 +153,11 @@ export class ReportService {
     let pos = 0;
     let sent = 0;
     const cut = plan.cut;
-    for (const b of chunks) {
+    // the malformer reads every byte from 0 (a Range answer included), so the broken byte is the same in every answer
+    const malformer = plan.malformAt !== null ? new Malformer(plan.malformAt) : null;
+    for (const whole of chunks) {
       if (res.destroyed || this.closing) return;
+      const b = malformer ? malformer.apply(whole) : whole;
       const bStart = pos;
       pos += b.length;
       if (pos <= start) continue;

@@ -1,6 +1,8 @@
 import t from 'tap';
+import { ReportError, parseReport } from '@qpc/pc-report';
+import { Malformer } from '../src/control.ts';
 import { reportDigest, resolveScenario, DEMO_SCENARIO, startSimulator, type Simulator } from '../src/index.ts';
-import { call, sha256, simple } from './http-helper.ts';
+import { call, sha256, simple, STD } from './http-helper.ts';
 
 const FETCH = '/api/2.0/fo/report/?action=fetch&id=';
 const LIST = '/api/2.0/fo/report/?action=list';
@@ -137,6 +139,81 @@ t.test('Range: 206 from byte N, byte-identical resume after a reset, If-Range, a
   t.equal(off.status, 200);
   t.equal(off.headers.etag, undefined);
   t.equal(sha256(off.body), d.sha256);
+});
+
+t.test('malformAtByte: same length and root end, one closing tag renamed from byte N on, in every answer', async (t) => {
+  const s = await sim(t);
+  const d = await reportDigest(s.scenario.reports[0]!);
+  const whole = (await call(s.url, `${FETCH}1`)).body;
+  const N = Math.floor(d.bytes / 2);
+  s.setFaults({ malformAtByte: N }, '1');
+  const a = await call(s.url, `${FETCH}1`);
+  t.equal(a.status, 200);
+  t.equal(Number(a.headers['content-length']), d.bytes, 'the declared length is the real one');
+  t.equal(a.body.length, d.bytes);
+  t.ok(a.complete);
+  const diff = [...a.body.keys()].filter((i) => a.body[i] !== whole[i]);
+  t.equal(diff.length, 1, 'one byte differs');
+  const p = diff[0]!;
+  t.ok(p >= N + 2, 'at or after byte N');
+  t.equal(a.body.subarray(p - 2, p).toString('latin1'), '</', 'the first letter of a closing tag');
+  t.equal(whole.indexOf('</', N), p - 2, 'the first closing tag from byte N on');
+  t.ok(a.body.subarray(-400).toString('utf8').includes('</COMPLIANCE_POLICY_REPORT>'), 'the root is still closed at the end');
+  // a parser reads records up to there, then refuses the document
+  let findings = 0;
+  let error: unknown = null;
+  try {
+    for await (const batch of parseReport((async function* () { yield a.body; })(), { batchSize: 10 })) findings += batch.filter((r) => r.type === 'finding').length;
+  } catch (err) {
+    error = err;
+  }
+  t.ok(error instanceof ReportError && error.code === 'MALFORMED_XML', `MALFORMED_XML (${String(error)})`);
+  t.ok(findings > 0, `records before the break were parsed (${findings})`);
+  // a Range answer is a slice of the same broken body
+  const from = p - 100;
+  const rest = await call(s.url, `${FETCH}1`, { headers: { ...STD, Range: `bytes=${from}-`, 'If-Range': a.headers.etag as string } });
+  t.equal(rest.status, 206);
+  t.ok(rest.body.equals(a.body.subarray(from)), 'the resumed part carries the same broken byte');
+  t.ok((await call(s.url, `${FETCH}1`)).body.equals(a.body), 'every answer while set');
+  t.ok((await call(s.url, `${FETCH}2`)).complete, 'other reports untouched');
+  s.setFaults(null, '1');
+  t.equal(sha256((await call(s.url, `${FETCH}1`)).body), d.sha256, 'cleared');
+});
+
+t.test('Malformer: skips CDATA sections, works across chunk boundaries of one byte', async (t) => {
+  const xml = '<R><A><![CDATA[</B> ]]] ]]></A><C>x</C></R>';
+  const m = new Malformer(0);
+  const out = Buffer.concat([...Buffer.from(xml)].map((c) => m.apply(Buffer.from([c])))).toString('latin1');
+  t.equal(out, '<R><A><![CDATA[</B> ]]] ]]></X><C>x</C></R>', 'the </A> after the CDATA is renamed, not the </B> inside it');
+  t.equal(m.malformedAt, xml.indexOf('</A>') + 2);
+  const m2 = new Malformer(xml.indexOf('<C>'));
+  t.equal(m2.apply(Buffer.from(xml)).toString('latin1'), xml.replace('</C>', '</X>'));
+  const m3 = new Malformer(0);
+  t.equal(m3.apply(Buffer.from('<X></X>')).toString('latin1'), '<X></Y>', 'X becomes Y');
+  const m4 = new Malformer(1000);
+  t.equal(m4.apply(Buffer.from(xml)).toString('latin1'), xml, 'nothing from byte N on: unchanged');
+  t.equal(m4.malformedAt, null);
+});
+
+t.test('changingEtag: a new ETag per answer, so a resume with If-Range gets the whole body again', async (t) => {
+  const s = await sim(t);
+  const d = await reportDigest(s.scenario.reports[0]!);
+  s.setFaults({ changingEtag: true, resetAtByte: 50_000, times: 2 }, '1');
+  const first = await call(s.url, `${FETCH}1`);
+  t.notOk(first.complete, 'cut');
+  const etag = first.headers.etag as string;
+  t.match(etag, /^"[0-9a-f]+-v\d+"$/, 'a strong ETag');
+  const again = await call(s.url, `${FETCH}1`, { headers: { ...STD, Range: 'bytes=50000-', 'If-Range': etag } });
+  t.equal(again.status, 200, 'If-Range does not match: 200 from byte 0');
+  t.not(again.headers.etag, etag, 'another ETag');
+  t.equal(again.body.length, 50_000, 'cut again (times: 2)');
+  const third = await call(s.url, `${FETCH}1`);
+  t.equal(sha256(third.body), d.sha256, 'the bytes are the report');
+  t.not(third.headers.etag, again.headers.etag);
+  s.setFaults(null, '1');
+  const a = await call(s.url, `${FETCH}1`);
+  const b = await call(s.url, `${FETCH}1`);
+  t.equal(a.headers.etag, b.headers.etag, 'cleared: one ETag again');
 });
 
 t.test('concurrency limit: a call runs until its body is sent; over the limit answers 409 1960', async (t) => {

@@ -9,7 +9,6 @@ import {
   getRun,
   markBatchDone,
   reviveRun,
-  setProgress,
   writeBatch,
   type Store,
 } from '@qpc/store';
@@ -39,8 +38,10 @@ export async function upsertBatch(deps: UpsertDeps, runId: string, seq: number):
   if (!['parsing', 'writing', 'finalizing'].includes(run.state)) return { outcome: 'skipped', reason: `run is ${run.state}` };
   const r = await writeBatch(store, { runId, network: run.network }, batch.hosts, batch.findings);
   await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings });
-  const done = await store.col.batches.countDocuments({ runId, done: { $ne: null } });
-  await setProgress(store, runId, { batchesWritten: done });
+  // No write to the run document here (progress.batchesWritten is set by finalize; the batches' done marks
+  // are the live figure): upsert jobs run while the parse worker moves the run on, and FerretDB applies an
+  // update as read-modify-write of the whole document, so a concurrent progress update could put back
+  // `state: parsing, parse: null` over the parse's hand-off and leave the run waiting for ever.
   await finalizeIfReady(store, runId, deps.enqueueFinalize);
   return { outcome: 'done', hosts: r.hosts, findings: r.findings };
 }
