@@ -187,5 +187,9 @@ async function writeAssessments(store: Store, ctx: WriteContext, hosts: HostReco
   }
   const docs = [...byId.values()];
   const dup = await insertNew(store.col.assessments, docs);
-  if (dup.length) await store.col.assessments.updateMany({ _id: { $in: dup.map((i) => docs[i]!._id) } }, { $set: { runId } });
+  if (dup.length === 0) return;
+  // refused as duplicates: stamped by natural key (whatever their _id), and every one must be there
+  const keys = dup.map((i) => docs[i]!);
+  const r = await store.col.assessments.updateMany({ $or: keys.map((a) => ({ network, hostKey: a.hostKey, policyId: a.policyId })) }, { $set: { runId } });
+  if (r.matchedCount < keys.length) throw new Error(`${keys.length - r.matchedCount} assessment(s) of network ${network} were refused as duplicates but cannot be found`);
 }

@@ -47,3 +47,14 @@ t.test('a batch written by two writers at once, then again, gives the same docum
   t.equal(f0?.hostId, h0?._id, 'a finding points at its host');
   t.same([f0?.hostname, f0?.tags], [hosts[0]!.hostname, hosts[0]!.tags], 'host name and tags copied to the finding');
 });
+
+t.test('an assessment stored under another _id is stamped with the run by its natural key', async (t) => {
+  const { db } = await testMongo(t);
+  await ensureIndexes(db);
+  const store = createStore(db);
+  const h = host(1);
+  await store.col.assessments.insertOne({ _id: 'other-id', network: 'net', hostKey: h.hostKey, policyId: h.policyId, runId: 'old-run' });
+  await writeBatch(store, { runId: 'new-run', network: 'net' }, [h], [finding(h, '1', 'Failed')]);
+  const all = await store.col.assessments.find({}).toArray();
+  t.same(all.map((a) => [a._id, a.runId]), [['other-id', 'new-run']], 'one assessment, stamped with the new run');
+});
