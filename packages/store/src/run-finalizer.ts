@@ -14,6 +14,7 @@ export interface FinalizeOptions {
 
 export async function finalizeRun(store: Store, runId: string, opts: FinalizeOptions = {}): Promise<RunDoc> {
   const now = opts.now ?? new Date();
+  const clock = Date.now();
   let run = await getRun(store, runId);
   if (isTerminal(run.state)) return run;
   const moved = await advanceRun(store, runId, ['parsing', 'writing', 'finalizing'], 'finalizing', { stage: 'finalize', now });
@@ -49,7 +50,9 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
       at: now,
     };
   }
-  await endStage(store, runId, 'finalize', now);
+  // the stage ends after the time it took (`now` is its start: ending it at `now` recorded 0 ms)
+  const ended = new Date(now.getTime() + (Date.now() - clock));
+  await endStage(store, runId, 'finalize', ended);
   if (complete && run.reportId) {
     await store.col.reports.updateOne(
       { connectorId: run.connectorId, reportId: run.reportId },
@@ -70,7 +73,7 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
       { upsert: true },
     );
   }
-  const done = await advanceRun(store, runId, ['finalizing'], state, { set, now });
+  const done = await advanceRun(store, runId, ['finalizing'], state, { set, now: ended });
   if (complete) await deleteBatches(store, runId);
   return done ?? getRun(store, runId);
 }
