@@ -200,10 +200,10 @@ import { connectStore } from '@qpc/store';
 const { client, store } = await connectStore(process.env.MONGO_URL, { ensureIndexes: false });
 const hosts = await store.col.hosts.countDocuments({});
 const findings = await store.col.findings.find({}, { projection: { status: 1, severity: 1, testStatus: 1, closedReason: 1, reopenCount: 1 } }).toArray();
-const by = (f) => findings.reduce((m, x) => ((m[f(x)] = (m[f(x)] ?? 0) + 1), m), {});
+const by = (f, list = findings) => list.reduce((m, x) => ((m[f(x)] = (m[f(x)] ?? 0) + 1), m), {});
 await client.close();
 console.log(JSON.stringify({ hosts, findings: findings.length, status: by((x) => x.status), severity: by((x) => x.severity ?? 'unset'),
-  testStatus: by((x) => x.testStatus), closedReason: by((x) => x.closedReason ?? 'open'), reopened: findings.filter((x) => x.reopenCount > 0).length }));
+  testStatus: by((x) => x.testStatus), closedReason: by((x) => x.closedReason, findings.filter((x) => x.status === 'Closed')), reopened: findings.filter((x) => x.reopenCount > 0).length }));
 `;
 
 try {
@@ -267,7 +267,7 @@ try {
   say(`  by status:      ${JSON.stringify(s.status)}`);
   say(`  by severity:    ${JSON.stringify(s.severity)}`);
   say(`  by test status: ${JSON.stringify(s.testStatus)}`);
-  say(`  closed reason:  ${JSON.stringify(s.closedReason)}; reopened findings: ${s.reopened}`);
+  say(`  closed, by reason: ${JSON.stringify(s.closedReason)}; reopened findings: ${s.reopened}`);
   if (api) {
     say(`API:       http://127.0.0.1:${apiPort}/api   dashboard: http://127.0.0.1:${apiPort}/admin/queues`);
   }

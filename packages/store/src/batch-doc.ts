@@ -16,6 +16,6 @@ export interface BatchDoc {
   findings: FindingRecord[];
   createdAt: Date;
   /** set when the batch has been written: its counts are final (a retried job skips it) */
-  done: { at: Date; hosts: number; findings: number } | null;
+  done: { at: Date; hosts: number; findings: number; /** status changes parked for finalize */ pending?: number } | null;
   failed: { at: Date; message: string } | null;
 }

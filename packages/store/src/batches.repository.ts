@@ -36,7 +36,7 @@ export async function getBatch(store: Store, runId: string, seq: number): Promis
  * run's batches stay until it ends, so a large report would otherwise keep all of itself in MongoDB (and
  * FerretDB reads every staged document whenever it looks for one).
  */
-export async function markBatchDone(store: Store, runId: string, seq: number, counts: { hosts: number; findings: number }, now = new Date()): Promise<void> {
+export async function markBatchDone(store: Store, runId: string, seq: number, counts: { hosts: number; findings: number; pending?: number }, now = new Date()): Promise<void> {
   await store.col.batches.updateOne(
     { _id: batchId(runId, seq), done: null },
     { $set: { done: { at: now, ...counts }, failed: null, hosts: [], findings: [] } },
@@ -59,10 +59,12 @@ export interface BatchStats {
   pending: number;
   hostsWritten: number;
   findingsWritten: number;
+  /** status changes the written batches parked for finalize; null when a batch did not say */
+  parked: number | null;
 }
 
 export async function batchStats(store: Store, runId: string): Promise<BatchStats> {
-  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0 };
+  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0, parked: 0 };
   // drained at once: no cursor stays open (see readReportFile)
   const all = await store.col.batches.find({ runId }, { batchSize: ONE_BATCH, projection: { done: 1, failed: 1 } }).toArray();
   for (const b of all) {
@@ -71,6 +73,7 @@ export async function batchStats(store: Store, runId: string): Promise<BatchStat
       s.done++;
       s.hostsWritten += b.done.hosts;
       s.findingsWritten += b.done.findings;
+      s.parked = s.parked === null || b.done.pending === undefined ? null : s.parked + b.done.pending;
     } else if (b.failed) s.failed++;
     else s.pending++;
   }

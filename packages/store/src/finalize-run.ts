@@ -5,13 +5,14 @@
  * killed half-way and run again ends in the same state.
  */
 import { decideUrba, FINDING_STATUSES, isComplete, statusFromTestStatus, TEST_STATUSES, type RunCompleteness, type UrbaDecision } from '@qpc/domain';
-import type { Filter } from 'mongodb';
+import type { Collection, Document, Filter } from 'mongodb';
 import type { Store } from './store.ts';
 import type { FindingDoc, RunDoc, RunUrba, StatusChange } from './documents.ts';
 import { batchStats, type BatchStats } from './batches.repository.ts';
 import { ONE_BATCH } from './one-batch.ts';
 
-const PAGE = 1000;
+/** assessments (host x policy) per URBA candidate filter */
+const PAGE = 5000;
 
 export async function runCompleteness(run: RunDoc, stats: BatchStats): Promise<RunCompleteness> {
   const summary = run.parse?.summary ?? null;
@@ -83,9 +84,9 @@ async function forEachCandidateFilter(store: Store, run: RunDoc, fn: (filter: Fi
     lastId = page[page.length - 1]?._id ?? lastId;
     const byPolicy = new Map<string, string[]>();
     for (const a of page) byPolicy.set(a.policyId, [...(byPolicy.get(a.policyId) ?? []), a.hostKey]);
-    for (const [policyId, hostKeys] of byPolicy) {
-      await fn({ network: run.network, status: 'Open', policyId, hostKey: { $in: hostKeys }, lastSeenRunId: { $ne: run._id } });
-    }
+    // one filter per page (each filter costs a read of the collection on FerretDB)
+    const scopes = [...byPolicy].map(([policyId, hostKeys]) => ({ policyId, hostKey: { $in: hostKeys } }));
+    await fn({ network: run.network, status: 'Open', lastSeenRunId: { $ne: run._id }, ...(scopes.length === 1 ? scopes[0] : { $or: scopes }) });
   }
 }
 
@@ -111,7 +112,8 @@ export async function applyUrba(
       }
     });
   }
-  const openBefore = await store.col.findings.countDocuments({ network: run.network, status: 'Open' });
+  // the threshold's base, counted only when there is something to weigh it against
+  const openBefore = candidates > 0 ? await store.col.findings.countDocuments({ network: run.network, status: 'Open' }) : 0;
   const decision = decideUrba({ autoUrba: opts.autoUrba, dryRun: opts.dryRun, completeness: opts.completeness, candidates, openBefore, threshold: opts.threshold });
   if (decision.decision === 'apply' && candidates > 0) {
     const entry: StatusChange = { at: now, runId: run._id, from: 'Open', to: 'Closed', reason: 'urba' };
@@ -122,7 +124,8 @@ export async function applyUrba(
       });
     });
   }
-  const closed = await store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'urba' });
+  // counted from the documents (a finalize run again after a crash counts what the first one closed)
+  const closed = opts.autoUrba ? await store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'urba' }) : 0;
   const urba: RunUrba = {
     decision: decision.decision === 'apply' ? 'applied' : decision.decision,
     reason: decision.reason,
@@ -138,14 +141,24 @@ export async function applyUrba(
 /** The run's counts, derived from the documents: a finalize run twice counts the same. */
 export async function deriveCounts(store: Store, run: RunDoc): Promise<Partial<RunDoc['counts']> & { stats: BatchStats }> {
   const stats = await batchStats(store, run._id);
-  const [hostsCreated, hostsSeen, findingsCreated, closed, reopened, urbaClosed] = await Promise.all([
-    store.col.hosts.countDocuments({ network: run.network, firstSeenRunId: run._id }),
-    store.col.hosts.countDocuments({ network: run.network, lastRunId: run._id }),
-    store.col.findings.countDocuments({ firstSeenRunId: run._id }),
-    store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'passed' }),
-    store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'reopened' }),
-    store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'urba' }),
-  ]);
+  // one grouped read per collection (FerretDB reads the whole collection for each count)
+  let hostsCreated = 0;
+  let hostsSeen = 0;
+  for (const g of await groupCounts(store.col.hosts, { network: run.network, $or: [{ firstSeenRunId: run._id }, { lastRunId: run._id }] }, { f: '$firstSeenRunId', l: '$lastRunId' })) {
+    if (g._id.f === run._id) hostsCreated += g.n;
+    if (g._id.l === run._id) hostsSeen += g.n;
+  }
+  let findingsCreated = 0;
+  let closed = 0;
+  let reopened = 0;
+  let urbaClosed = 0;
+  for (const g of await groupCounts(store.col.findings, { $or: [{ firstSeenRunId: run._id }, { statusRunId: run._id }] }, { f: '$firstSeenRunId', s: '$statusRunId', r: '$statusReason' })) {
+    if (g._id.f === run._id) findingsCreated += g.n;
+    if (g._id.s !== run._id) continue;
+    if (g._id.r === 'passed') closed += g.n;
+    else if (g._id.r === 'reopened') reopened += g.n;
+    else if (g._id.r === 'urba') urbaClosed += g.n;
+  }
   const summary = run.parse?.summary ?? {};
   return {
     stats,
@@ -163,4 +176,9 @@ export async function deriveCounts(store: Store, run: RunDoc): Promise<Partial<R
     batchesWritten: stats.done,
     batchesFailed: stats.failed,
   };
+}
+
+/** Documents matching `match`, counted per distinct `by` (one accumulator: FerretDB 1.24 computes only the first). */
+async function groupCounts<T extends Document>(col: Collection<T>, match: Filter<T>, by: Record<string, string>): Promise<{ _id: Record<string, unknown>; n: number }[]> {
+  return col.aggregate<{ _id: Record<string, unknown>; n: number }>([{ $match: match }, { $group: { _id: by, n: { $sum: 1 } } }]).toArray();
 }

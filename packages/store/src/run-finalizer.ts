@@ -24,8 +24,10 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   const stats = await batchStats(store, runId);
   const completeness = await runCompleteness(run, stats);
   const complete = isComplete(completeness);
-  if (complete) await applyPendingChanges(store, run, now);
-  else await dropPendingChanges(store, runId);
+  // skipped when the batches parked nothing (each of its updates reads the whole collection on FerretDB)
+  if (complete) {
+    if (stats.parked !== 0) await applyPendingChanges(store, run, now);
+  } else await dropPendingChanges(store, runId);
   const { urba } = await applyUrba(store, run, {
     autoUrba: connector?.autoUrba ?? false,
     dryRun: connector?.urbaDryRun ?? false,
