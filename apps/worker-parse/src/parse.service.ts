@@ -131,7 +131,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       for (const rec of batch) {
         switch (rec.type) {
           case 'host':
-            hostsSeen.set(`${rec.hostKey}|${rec.policyId}`, rec);
+            // kept for the whole report, so kept as a copy: the parser's strings can be slices of the
+            // chunk they were read from, and holding one would hold its whole chunk
+            hostsSeen.set(`${rec.hostKey}|${rec.policyId}`, structuredClone(rec));
             newHosts.push(rec);
             break;
           case 'finding':
