@@ -54,7 +54,7 @@ const env = {
   QPC_LOG_LEVEL: 'warn',
   QPC_BATCH_SIZE: process.env.QPC_BATCH_SIZE ?? '1000',
   QPC_MAX_PENDING_BATCHES: '8',
-  QPC_WORKER_CONCURRENCY: '4',
+  QPC_WORKER_CONCURRENCY: process.env.QPC_WORKER_CONCURRENCY ?? '4',
 };
 const apps = ['worker-fetch', 'worker-parse', 'worker-upsert'] as const;
 const procs = new Map<string, ChildProcess>();

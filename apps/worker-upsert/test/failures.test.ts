@@ -26,7 +26,7 @@
 import t from 'tap';
 import type { QueueName } from '@qpc/jobs';
 import { reportDigest, type ScenarioFile, type ScenarioReport } from '@qpc/qualys-sim';
-import type { FindingDoc, RunDoc, Store } from '@qpc/store';
+import { encodeBatchRecords, getBatch, type FindingDoc, type RunDoc, type Store } from '@qpc/store';
 import { waitFor } from '@qpc/testing';
 import { startStack, groundTruth, dbState, WORKERS, type Stack } from './harness.ts';
 
@@ -221,7 +221,9 @@ t.test('a write batch that fails on every attempt: run partial, closes and reope
   );
   t.equal(staged.reportId, '712', 'the next sync takes the report whose download failed');
   // the first batch's document is damaged: one finding record is null, which writeBatch cannot write
-  const damaged = await stack.store.col.batches.updateOne({ runId: staged._id, seq: 0 }, { $set: { 'findings.0': null } });
+  const first = await getBatch(stack.store, staged._id, 0);
+  const records = encodeBatchRecords({ hosts: first.hosts, findings: [null as never, ...first.findings.slice(1)] });
+  const damaged = await stack.store.col.batches.updateOne({ runId: staged._id, seq: 0 }, { $set: { records } });
   t.equal(damaged.modifiedCount, 1, 'the first staged batch is damaged');
   const stop = skipBackoff(stack, 'upsert');
   await stack.start('worker-upsert');
@@ -230,7 +232,7 @@ t.test('a write batch that fails on every attempt: run partial, closes and reope
 
   t.same(runs.map((r) => [r.reportId, r.state, r.attempt]), [['712', 'partial', 2]], 'the run (the second of this report) is partial');
   const run = runs[0] as RunDoc;
-  const batches = await stack.store.col.batches.find({ runId: run._id }, { projection: { hosts: 0, findings: 0 } }).sort({ seq: 1 }).toArray();
+  const batches = await stack.store.col.batches.find({ runId: run._id }, { projection: { records: 0 } }).sort({ seq: 1 }).toArray();
   t.same(batches.filter((b) => b.failed).map((b) => b.seq), [0], `the first batch failed, the ${batches.length - 1} others were written`);
   t.match(batches[0]?.failed?.message, /^TypeError: Cannot read properties of null/, `the batch failure says why: ${batches[0]?.failed?.message}`);
   t.match(run.error, { class: 'RUN_INCOMPLETE', message: `1 of ${batches.length} batches failed`, stage: 'finalize' }, `a clear error in the run record: ${JSON.stringify(run.error)}`);

@@ -132,7 +132,7 @@ export async function startStack(t: Teardown, opts: { scenario: ScenarioFile; ap
           const runs = await store.col.runs.find({ syncId }).toArray();
           const dump = runs.map((r) => `${r._id} ${r.reportId} ${r.state} ${JSON.stringify(r.error)} parse=${JSON.stringify(r.parse)}`).join('\n');
           const tail = [...logs].map(([a, l]) => `--- ${a}\n${l.slice(-8).join('\n')}`).join('\n');
-          const batches = await store.col.batches.find({}, { projection: { hosts: 0, findings: 0 } }).toArray();
+          const batches = await store.col.batches.find({}, { projection: { records: 0 } }).toArray();
           const counts: Record<string, unknown> = {};
           for (const q of ['sync', 'fetch', 'parse', 'upsert', 'finalize'] as const) counts[q] = await enqueuer.queue(q).getJobCounts();
           writeFileSync(`/tmp/qpc-sync-debug.txt`, `${dump}\n${JSON.stringify(batches)}\n${JSON.stringify(counts)}\n${tail}\n`);

@@ -1,7 +1,8 @@
 /** Staged write batches (see batch-doc.ts for why batches are staged in MongoDB). */
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
 import type { Store } from './store.ts';
-import type { BatchDoc } from './batch-doc.ts';
+import type { BatchDoc, BatchRecords } from './batch-doc.ts';
+import { decodeBatchRecords, encodeBatchRecords } from './batch-records.ts';
 import { StoreError } from './errors.ts';
 import { ONE_BATCH } from './one-batch.ts';
 import { DUPLICATE_KEY } from './insert-new.ts';
@@ -19,16 +20,19 @@ export async function stageBatch(store: Store, runId: string, seq: number, hosts
   try {
     // an insert, not an upsert: an upsert looks for the document first, and on FerretDB every look reads
     // all staged batches
-    await store.col.batches.insertOne({ _id, runId, seq, hosts, findings, createdAt: now, done: null, failed: null });
+    const records = encodeBatchRecords({ hosts, findings });
+    await store.col.batches.insertOne({ _id, runId, seq, records, size: { hosts: hosts.length, findings: findings.length }, createdAt: now, done: null, failed: null });
   } catch (err) {
     if ((err as { code?: number }).code !== DUPLICATE_KEY) throw err;
   }
 }
 
-export async function getBatch(store: Store, runId: string, seq: number): Promise<BatchDoc> {
+/** A staged batch with its records decoded (none once it is written). */
+export async function getBatch(store: Store, runId: string, seq: number): Promise<BatchDoc & BatchRecords> {
   const b = await store.col.batches.findOne({ _id: batchId(runId, seq) });
   if (!b) throw new StoreError('BATCH_NOT_FOUND', `batch ${seq} of run ${runId} is not staged`, false);
-  return b;
+  const records = b.records ? decodeBatchRecords(b.records, `batch ${seq} of run ${runId}`) : { hosts: [], findings: [] };
+  return { ...b, ...records };
 }
 
 /**
@@ -36,11 +40,8 @@ export async function getBatch(store: Store, runId: string, seq: number): Promis
  * run's batches stay until it ends, so a large report would otherwise keep all of itself in MongoDB (and
  * FerretDB reads every staged document whenever it looks for one).
  */
-export async function markBatchDone(store: Store, runId: string, seq: number, counts: { hosts: number; findings: number; pending?: number }, now = new Date()): Promise<void> {
-  await store.col.batches.updateOne(
-    { _id: batchId(runId, seq), done: null },
-    { $set: { done: { at: now, ...counts }, failed: null, hosts: [], findings: [] } },
-  );
+export async function markBatchDone(store: Store, runId: string, seq: number, counts: Omit<NonNullable<BatchDoc['done']>, 'at'>, now = new Date()): Promise<void> {
+  await store.col.batches.updateOne({ _id: batchId(runId, seq), done: null }, { $set: { done: { at: now, ...counts }, failed: null, records: null } });
 }
 
 export async function markBatchFailed(store: Store, runId: string, seq: number, message: string, now = new Date()): Promise<void> {
@@ -61,10 +62,16 @@ export interface BatchStats {
   findingsWritten: number;
   /** status changes the written batches parked for finalize; null when a batch did not say */
   parked: number | null;
+  /**
+   * findings the run created, summed from the batches' done marks; null unless that sum is exact: every
+   * batch written, and no batch's recorded write met findings of this run created by another write
+   * (a batch written again after a crash, two writers of one batch, or a finding twice in the report)
+   */
+  created: number | null;
 }
 
 export async function batchStats(store: Store, runId: string): Promise<BatchStats> {
-  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0, parked: 0 };
+  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0, parked: 0, created: 0 };
   // drained at once: no cursor stays open (see readReportFile)
   const all = await store.col.batches.find({ runId }, { batchSize: ONE_BATCH, projection: { done: 1, failed: 1 } }).toArray();
   for (const b of all) {
@@ -74,9 +81,11 @@ export async function batchStats(store: Store, runId: string): Promise<BatchStat
       s.hostsWritten += b.done.hosts;
       s.findingsWritten += b.done.findings;
       s.parked = s.parked === null || b.done.pending === undefined ? null : s.parked + b.done.pending;
+      s.created = s.created === null || b.done.created === undefined || b.done.createdBefore !== 0 ? null : s.created + b.done.created;
     } else if (b.failed) s.failed++;
     else s.pending++;
   }
+  if (s.failed > 0 || s.pending > 0) s.created = null;
   return s;
 }
 

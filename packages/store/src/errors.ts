@@ -7,6 +7,7 @@ export class StoreError extends Error {
       | 'CONNECTOR_NOT_FOUND'
       | 'CONNECTOR_NAME_TAKEN'
       | 'BATCH_NOT_FOUND'
+      | 'BATCH_UNREADABLE'
       | 'REPORT_FILE_MISMATCH'
       | 'REPORT_FILE_MISSING'
       | 'REPORT_FILE_PURGED'

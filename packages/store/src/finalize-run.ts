@@ -138,8 +138,15 @@ export async function applyUrba(
   return { decision, urba };
 }
 
-/** The run's counts, derived from the documents: a finalize run twice counts the same. */
-export async function deriveCounts(store: Store, run: RunDoc): Promise<Partial<RunDoc['counts']> & { stats: BatchStats }> {
+/**
+ * The run's counts, derived from the documents: a finalize run twice counts the same.
+ *
+ * The read of the findings (one grouped read, which on FerretDB reads the whole collection) is left out
+ * when its figures are known without it: the batches' done marks give the created count exactly (see
+ * BatchStats.created), no batch parked a status change (so none closed as passed or reopened), and the
+ * URBA closes were counted from the documents by the caller (`urbaClosed`).
+ */
+export async function deriveCounts(store: Store, run: RunDoc, known: { urbaClosed?: number } = {}): Promise<Partial<RunDoc['counts']> & { stats: BatchStats }> {
   const stats = await batchStats(store, run._id);
   // one grouped read per collection (FerretDB reads the whole collection for each count)
   let hostsCreated = 0;
@@ -152,7 +159,12 @@ export async function deriveCounts(store: Store, run: RunDoc): Promise<Partial<R
   let closed = 0;
   let reopened = 0;
   let urbaClosed = 0;
-  for (const g of await groupCounts(store.col.findings, { $or: [{ firstSeenRunId: run._id }, { statusRunId: run._id }] }, { f: '$firstSeenRunId', s: '$statusRunId', r: '$statusReason' })) {
+  const readFindings = stats.created === null || stats.parked !== 0 || known.urbaClosed === undefined;
+  if (!readFindings) {
+    findingsCreated = stats.created ?? 0;
+    urbaClosed = known.urbaClosed ?? 0;
+  }
+  for (const g of readFindings ? await groupCounts(store.col.findings, { $or: [{ firstSeenRunId: run._id }, { statusRunId: run._id }] }, { f: '$firstSeenRunId', s: '$statusRunId', r: '$statusReason' }) : []) {
     if (g._id.f === run._id) findingsCreated += g.n;
     if (g._id.s !== run._id) continue;
     if (g._id.r === 'passed') closed += g.n;

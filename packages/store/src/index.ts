@@ -20,3 +20,4 @@ export * from './pipeline-steps.ts';
 export * from './one-batch.ts';
 export * from './keyed-update.ts';
 export * from './insert-new.ts';
+export * from './batch-records.ts';

@@ -35,7 +35,7 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
     completeness,
     now,
   });
-  const { stats: _s, ...counts } = await deriveCounts(store, run);
+  const { stats: _s, ...counts } = await deriveCounts(store, run, { urbaClosed: urba.closed });
   const state: RunState = complete ? 'succeeded' : stats.done > 0 ? 'partial' : 'failed';
   const set: Record<string, unknown> = { urba, review: urba.decision === 'threshold' };
   for (const [k, v] of Object.entries(counts)) set[`counts.${k}`] = v;

@@ -31,6 +31,10 @@ export interface WriteResult {
   findings: number;
   /** findings whose status change waits for finalize */
   pending: number;
+  /** findings this write created */
+  created: number;
+  /** findings refused as duplicates that this run had created already (an earlier write of the batch, or a finding twice in the report) */
+  createdBefore: number;
 }
 
 export function hostId(network: string, hostKey: string): string {
@@ -50,7 +54,7 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
   for (const h of hosts) hostByKey.set(h.hostKey, h);
   const hostIds = await writeHosts(store, ctx, now, [...hostByKey.values()]);
   await writeAssessments(store, ctx, hosts);
-  if (findings.length === 0) return { hosts: hosts.length, findings: 0, pending: 0 };
+  if (findings.length === 0) return { hosts: hosts.length, findings: 0, pending: 0, created: 0, createdBefore: 0 };
 
   // a finding's host is in the same batch (the parse stage stages a finding's host with it); a host
   // that is not is read back
@@ -113,19 +117,21 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
     };
   });
   const dup = await insertNew(store.col.findings, fresh);
-  if (dup.length === 0) return { hosts: hosts.length, findings: findings.length, pending: 0 };
+  if (dup.length === 0) return { hosts: hosts.length, findings: findings.length, pending: 0, created: fresh.length, createdBefore: 0 };
 
   // the others exist: read their status (and _id: a finding re-keyed with its host keeps its first one)
   const known = dup.map((i) => findings[i]!);
   const existing = await store.col.findings
-    .find({ network, findingKey: { $in: known.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, findingKey: 1, status: 1 } })
+    .find({ network, findingKey: { $in: known.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, findingKey: 1, status: 1, firstSeenRunId: 1 } })
     .toArray();
   const prev = new Map(existing.map((f) => [f.findingKey, f]));
   let pending = 0;
+  let createdBefore = 0;
   const ops: AnyBulkWriteOperation<FindingDoc>[] = [];
   for (const f of known) {
     const old = prev.get(f.findingKey);
     if (!old) throw new Error(`finding ${f.findingKey} of network ${network} was refused as a duplicate but cannot be found`);
+    if (old.firstSeenRunId === runId) createdBefore++;
     const { status, change } = nextStatus(old.status, f.testStatus);
     if (change === null) {
       ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fieldsOf(f), testStatus: f.testStatus, pending: null } }));
@@ -136,7 +142,7 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
     }
   }
   await store.col.findings.bulkWrite(ops, { ordered: false });
-  return { hosts: hosts.length, findings: findings.length, pending };
+  return { hosts: hosts.length, findings: findings.length, pending, created: fresh.length - dup.length, createdBefore };
 }
 
 /** Hosts: inserted when new, else updated. Returns hostKey -> _id of every host written. */

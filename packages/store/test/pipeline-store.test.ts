@@ -36,7 +36,13 @@ async function setup(t: Teardown, autoUrba = true) {
 }
 
 /** Ingest one "report" (hosts + findings) as a run would, in batches of `size` findings. */
-async function ingest(store: Store, connectorId: string, hosts: HostRecord[], findings: FindingRecord[], opts: { size?: number; complete?: boolean; failBatch?: number } = {}) {
+async function ingest(
+  store: Store,
+  connectorId: string,
+  hosts: HostRecord[],
+  findings: FindingRecord[],
+  opts: { size?: number; complete?: boolean; failBatch?: number; /** written twice, the first write unrecorded (a crash) */ rewriteBatch?: number; /** done marks without the counts finalize can use instead of reading the findings */ bareMarks?: boolean } = {},
+) {
   const runId = randomUUID();
   await createRun(store, { _id: runId, connectorId, syncId: runId, trigger: 'on-demand', network: 'net', index: 0, report: { id: runId, title: 'QPC x', launchedAt: new Date() }, state: 'queued' });
   await advanceRun(store, runId, ['queued'], 'parsing');
@@ -49,8 +55,9 @@ async function ingest(store: Store, connectorId: string, hosts: HostRecord[], fi
     await resolveHostIdentities(store, 'net', hs);
     await stageBatch(store, runId, seq, hs, fs);
     if (opts.failBatch !== seq) {
+      if (opts.rewriteBatch === seq) await writeBatch(store, { runId, network: 'net' }, hs, fs);
       const r = await writeBatch(store, { runId, network: 'net' }, hs, fs);
-      await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings });
+      await markBatchDone(store, runId, seq, opts.bareMarks ? { hosts: r.hosts, findings: r.findings } : { hosts: r.hosts, findings: r.findings, pending: r.pending, created: r.created, createdBefore: r.createdBefore });
     }
     seq++;
   }
@@ -176,4 +183,34 @@ t.test('sync lock: one sync per connector; stale locks are taken over', async (t
   t.equal(b.acquired, false);
   await releaseSyncLock(store, connectorId, 's1');
   t.equal((await acquireSyncLock(store, connectorId, 's2')).acquired, true);
+});
+
+t.test('the created count: from the batches when they make it exact, else from the documents', async (t) => {
+  const { store, connectorId } = await setup(t, false);
+  const report = all((h, c) => (c === '1' ? 'Passed' : 'Failed'));
+  const created = async (runId: string) => store.col.findings.countDocuments({ firstSeenRunId: runId });
+  // a finding twice in the report, in two batches (size 7: findings 0 and 39 are in the first and last)
+  const twice = [...report, report[0]!];
+  const cases: [string, Parameters<typeof ingest>[4], FindingRecord[]][] = [
+    ['every batch written once (counts from the done marks)', {}, report],
+    ['marks without counts (counts from the documents)', { bareMarks: true }, report],
+    ['a batch written again after an unrecorded write', { rewriteBatch: 2 }, report],
+    ['a finding twice in the report', {}, twice],
+  ];
+  for (const [name, opts, findings] of cases) {
+    await store.col.findings.deleteMany({});
+    await store.col.hosts.deleteMany({});
+    await store.col.assessments.deleteMany({});
+    const r = await ingest(store, connectorId, hosts, findings, opts);
+    t.equal(r.state, 'succeeded', `${name}: succeeded`);
+    t.equal(r.counts.findingsCreated, await created(r._id), `${name}: findingsCreated ${r.counts.findingsCreated} equals the findings the run created`);
+    t.equal(r.counts.findingsCreated, 40, `${name}: 40 findings created`);
+    t.equal(r.counts.findingsUpdated, findings.length - 40, `${name}: the rest counted as updated`);
+  }
+  // a second ingest of the same report parks no change: counts from the marks, nothing created
+  const r2 = await ingest(store, connectorId, hosts, report);
+  t.same([r2.counts.findingsCreated, r2.counts.findingsUpdated, r2.counts.findingsClosed, r2.counts.findingsReopened], [0, 40, 0, 0], 'a re-ingest creates 0, updates 40');
+  // a flip parks changes: counts come from the documents
+  const r3 = await ingest(store, connectorId, hosts, all((h, c) => (c === '2' ? 'Passed' : 'Failed')));
+  t.same([r3.counts.findingsClosed, r3.counts.findingsReopened], [10, 10], 'control 2 closed as passed on 10 hosts, control 1 reopened on 10');
 });
