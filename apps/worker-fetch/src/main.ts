@@ -1,11 +1,11 @@
 /** worker-fetch: sync planning (sync queue) and report downloads (fetch queue). */
 import { loadConfig } from '@qpc/config';
-import { createEnqueuer, jobIds, workerDefaults } from '@qpc/jobs';
+import { createEnqueuer, jobIds } from '@qpc/jobs';
 import { createQualysClient } from '@qpc/qualys-client';
 import { secretBoxFromConfig } from '@qpc/secrets';
 import { connectStore } from '@qpc/store';
-import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat } from '@qpc/worker-kit';
-import { fetchHandler, syncHandler } from './processors.ts';
+import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
+import { fetchFinalFailure, fetchHandler, syncFinalFailure, syncHandler } from './processors.ts';
 
 const config = loadConfig(process.env, { require: ['QPC_SECRET_KEY'] });
 const logger = createLogger('worker-fetch', config.QPC_LOG_LEVEL);
@@ -22,13 +22,20 @@ const enqueueParse = (runId: string, connectorId: string, gen: number) =>
   enqueuer.add('parse', { connectorId, runId }, { jobId: jobIds.parse(runId, gen) });
 
 const connection = connectionOptions(config.REDIS_URL, 'worker');
-const common = { connection, prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerDefaults };
-const syncWorker = runWorker({ ...common, queue: 'sync', concurrency: 2, handlers: { sync: syncHandler({ store, box, qualys, enqueueFetch, logger }) } });
+const common = { connection, prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerSettings(config) };
+const syncWorker = runWorker({
+  ...common,
+  queue: 'sync',
+  concurrency: 2,
+  handlers: { sync: syncHandler({ store, box, qualys, enqueueFetch, logger }) },
+  onFinalFailure: { sync: syncFinalFailure({ store }) },
+});
 const fetchWorker = runWorker({
   ...common,
   queue: 'fetch',
   concurrency: config.QPC_WORKER_CONCURRENCY,
-  handlers: { fetch: fetchHandler({ store, box, qualys, enqueueParse, enqueueFetch, logger }) },
+  handlers: { fetch: fetchHandler({ store, box, qualys, enqueueParse, logger }) },
+  onFinalFailure: { fetch: fetchFinalFailure({ store, enqueueFetch }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => fetchWorker.isRunning());
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-fetch started');

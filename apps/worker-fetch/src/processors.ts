@@ -1,56 +1,62 @@
-/** The sync and fetch processors: payload in, one service call, outcome out; a final failure is recorded on the run. */
-import { UnrecoverableError, type Job } from 'bullmq';
+/**
+ * The sync and fetch processors: payload in, one service call, outcome out. A final failure is recorded on
+ * the run by the final-failure handlers, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for
+ * a job failed by stalling out.
+ */
+import { UnrecoverableError } from 'bullmq';
 import { isQualysError } from '@qpc/qualys-client';
 import { continueSync, failRun, getRun, type Store } from '@qpc/store';
-import type { Handler } from '@qpc/worker-kit';
+import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { planSync, recordSyncFailure, type SyncDeps } from './sync.service.ts';
 import { fetchRun, type FetchDeps } from './fetch.service.ts';
-
-export function isFinalAttempt(job: Job, err: unknown): boolean {
-  return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-}
 
 export function errorClass(err: unknown): string {
   const e = err as { name?: string; code?: string | number };
   return [e.name ?? 'Error', e.code].filter((x) => x !== undefined).join(':');
 }
 
-/** Bad credentials and other non-retryable Qualys answers are not worth retrying. */
+/** Bad credentials and other non-retryable Qualys answers are not worth retrying (the original is the cause). */
 function permanent(err: unknown): unknown {
-  if (isQualysError(err) && !err.retryable) return new UnrecoverableError(err.message);
+  if (isQualysError(err) && !err.retryable) return Object.assign(new UnrecoverableError(err.message), { cause: err });
   return err;
 }
 
 export function syncHandler(deps: SyncDeps): Handler<'sync'> {
   return async (data, { job }) => {
-    const syncId = String(job.id);
     try {
-      const r = await planSync(deps, syncId, data);
+      const r = await planSync(deps, String(job.id), data);
       return { outcome: r.outcome === 'joined' ? 'skipped' : 'done', result: r.outcome, syncId: r.syncId };
     } catch (err) {
-      const e = permanent(err);
-      if (isFinalAttempt(job, e)) {
-        await recordSyncFailure(deps.store, syncId, data, { class: errorClass(err), message: (err as Error).message });
-      }
-      throw e;
+      throw permanent(err);
     }
   };
 }
 
-export function fetchHandler(deps: FetchDeps & { enqueueFetch: (runId: string, connectorId: string) => Promise<unknown> }): Handler<'fetch'> {
-  return async (data, { job, progress }) => {
+/** A planning job that failed for good: a failed run says why, the lock goes (the sync id is the job id). */
+export function syncFinalFailure(deps: Pick<SyncDeps, 'store'>): FinalFailureHandler<'sync'> {
+  return async (data, err, { job }) => {
+    const e = rootCause(err);
+    await recordSyncFailure(deps.store, String(job.id), data, { class: errorClass(e), message: e.message });
+  };
+}
+
+export function fetchHandler(deps: FetchDeps): Handler<'fetch'> {
+  return async (data, { progress }) => {
     try {
       return await fetchRun({ ...deps, progress: (p) => progress(p) }, data.runId);
     } catch (err) {
-      const e = permanent(err);
-      if (isFinalAttempt(job, e)) await failAndContinue(deps.store, data.runId, err, deps.enqueueFetch);
-      throw e;
+      throw permanent(err);
     }
   };
 }
 
-async function failAndContinue(store: Store, runId: string, err: unknown, enqueueFetch: (runId: string, connectorId: string) => Promise<unknown>): Promise<void> {
-  const run = await failRun(store, runId, { class: errorClass(err), message: (err as Error).message, stage: 'fetch' });
+/** A download that failed for good: the run is failed (a run already ended is left as it is), the sync goes on. */
+export function fetchFinalFailure(deps: { store: Store; enqueueFetch: (runId: string, connectorId: string) => Promise<unknown> }): FinalFailureHandler<'fetch'> {
+  return async (data, err) => failAndContinue(deps.store, data.runId, rootCause(err), deps.enqueueFetch);
+}
+
+async function failAndContinue(store: Store, runId: string, err: Error, enqueueFetch: (runId: string, connectorId: string) => Promise<unknown>): Promise<void> {
+  const run = await failRun(store, runId, { class: errorClass(err), message: err.message, stage: 'fetch' });
   const r = run ?? (await getRun(store, runId));
   await continueSync(store, r.syncId, r.connectorId, enqueueFetch);
 }

@@ -1,9 +1,9 @@
 /** worker-parse: streams stored reports through the parser and stages write batches (parse queue). */
 import { loadConfig } from '@qpc/config';
-import { createEnqueuer, jobIds, workerDefaults } from '@qpc/jobs';
+import { createEnqueuer, jobIds } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
-import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat } from '@qpc/worker-kit';
-import { parseHandler } from './processors.ts';
+import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
+import { parseFinalFailure, parseHandler } from './processors.ts';
 
 const config = loadConfig(process.env);
 const logger = createLogger('worker-parse', config.QPC_LOG_LEVEL);
@@ -13,12 +13,14 @@ await redis.quit();
 const { client: mongo, store } = await connectStore(config.MONGO_URL);
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 
+const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>
+  enqueuer.add('finalize', { connectorId, runId }, { jobId: jobIds.finalize(runId, gen) });
 const worker = runWorker({
   queue: 'parse',
   connection: connectionOptions(config.REDIS_URL, 'worker'),
   prefix: config.QPC_QUEUE_PREFIX,
   logger,
-  worker: workerDefaults,
+  worker: workerSettings(config),
   concurrency: Math.min(config.QPC_WORKER_CONCURRENCY, 2),
   handlers: {
     parse: parseHandler({
@@ -27,9 +29,10 @@ const worker = runWorker({
       batchSize: config.QPC_BATCH_SIZE,
       maxPending: config.QPC_MAX_PENDING_BATCHES,
       enqueueUpsert: (runId, connectorId, seq) => enqueuer.add('upsert', { connectorId, runId, seq }, { jobId: jobIds.upsert(runId, seq) }),
-      enqueueFinalize: (runId, connectorId, gen) => enqueuer.add('finalize', { connectorId, runId }, { jobId: jobIds.finalize(runId, gen) }),
+      enqueueFinalize,
     }),
   },
+  onFinalFailure: { parse: parseFinalFailure({ store, enqueueFinalize }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => worker.isRunning());
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-parse started');

@@ -1,38 +1,56 @@
-/** The parse processor: one service call; a parse that fails for good still reaches finalize, which closes nothing. */
-import { UnrecoverableError, type Job } from 'bullmq';
-import { advanceRun, finalizeIfReady, StoreError } from '@qpc/store';
-import type { Handler } from '@qpc/worker-kit';
+/**
+ * The parse processor: one service call. A parse that fails for good still reaches finalize, which closes
+ * nothing: parseFinalFailure, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for a job failed
+ * by stalling out.
+ */
+import { UnrecoverableError } from 'bullmq';
+import { finalizeIfReady, StoreError } from '@qpc/store';
+import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from './parse.service.ts';
 
-function isFinalAttempt(job: Job, err: unknown): boolean {
-  return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-}
-
-/** A store error that says retrying cannot help (e.g. the report file was removed by retention). */
+/** A store error that says retrying cannot help (e.g. the report file was removed by retention); the original is the cause. */
 function permanent(err: unknown): unknown {
-  if (err instanceof StoreError && !err.retryable) return new UnrecoverableError(`${err.code}: ${err.message}`);
+  if (err instanceof StoreError && !err.retryable) return Object.assign(new UnrecoverableError(`${err.code}: ${err.message}`), { cause: err });
   return err;
 }
 
 export function parseHandler(deps: ParseDeps): Handler<'parse'> {
-  return async (data, { job, progress }) => {
+  return async (data, { progress }) => {
     try {
       return await parseRun({ ...deps, progress: (p) => progress(p) }, data.runId);
     } catch (caught) {
-      const err = permanent(caught);
-      if (isFinalAttempt(job, err)) {
-        const e = caught as Error;
-        const run = await advanceRun(deps.store, data.runId, ['parsing'], 'writing', {
-          set: { parse: { complete: false, batches: 0, summary: null }, error: { class: e.name, message: e.message.slice(0, 2000), stage: 'parse', at: new Date() } },
-        });
-        // batches staged before the failure are counted as staged; finalize sees an incomplete parse
-        if (run) {
-          const staged = await deps.store.col.batches.countDocuments({ runId: data.runId });
-          await deps.store.col.runs.updateOne({ _id: data.runId }, { $set: { 'parse.batches': staged } });
-          await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
-        }
-      }
-      throw err;
+      throw permanent(caught);
     }
+  };
+}
+
+/**
+ * The run goes on to writing with an incomplete parse, its staged batches counted, and finalizes once they
+ * are written. Idempotent: only a run still parsing is moved (a parse that ended is left as it is); a run
+ * this handler moved already is only counted and checked again.
+ */
+export function parseFinalFailure(deps: Pick<ParseDeps, 'store' | 'enqueueFinalize'>): FinalFailureHandler<'parse'> {
+  return async (data, err) => {
+    const e = rootCause(err);
+    const now = new Date();
+    const moved = await deps.store.col.runs.findOneAndUpdate(
+      { _id: data.runId, state: 'parsing' },
+      {
+        $set: {
+          state: 'writing',
+          updatedAt: now,
+          endedAt: null,
+          parse: { complete: false, batches: 0, summary: null },
+          error: { class: e.name, message: e.message.slice(0, 2000), stage: 'parse', at: now },
+        },
+      },
+      { returnDocument: 'after' },
+    );
+    const run = moved ?? (await deps.store.col.runs.findOne({ _id: data.runId, state: 'writing', 'parse.complete': false, 'error.stage': 'parse' }));
+    if (!run) return;
+    // batches staged before the failure are counted as staged; finalize sees an incomplete parse
+    const staged = await deps.store.col.batches.countDocuments({ runId: data.runId });
+    await deps.store.col.runs.updateOne({ _id: data.runId, state: 'writing' }, { $set: { 'parse.batches': staged } });
+    await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
   };
 }

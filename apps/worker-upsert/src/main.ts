@@ -1,9 +1,9 @@
 /** worker-upsert: writes staged batches (upsert queue) and finalizes runs (finalize queue). */
 import { loadConfig } from '@qpc/config';
-import { createEnqueuer, jobIds, workerDefaults } from '@qpc/jobs';
+import { createEnqueuer, jobIds } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
-import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat } from '@qpc/worker-kit';
-import { finalizeHandler, upsertHandler } from './processors.ts';
+import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
+import { finalizeFinalFailure, finalizeHandler, upsertFinalFailure, upsertHandler } from './processors.ts';
 
 const config = loadConfig(process.env);
 const logger = createLogger('worker-upsert', config.QPC_LOG_LEVEL);
@@ -17,13 +17,20 @@ const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>
 const enqueueFetch = (runId: string, connectorId: string) => enqueuer.add('fetch', { connectorId, runId }, { jobId: jobIds.fetch(runId) });
 
 const connection = connectionOptions(config.REDIS_URL, 'worker');
-const common = { connection, prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerDefaults };
-const upsertWorker = runWorker({ ...common, queue: 'upsert', concurrency: config.QPC_WORKER_CONCURRENCY, handlers: { upsert: upsertHandler({ store, enqueueFinalize, logger }) } });
+const common = { connection, prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerSettings(config) };
+const upsertWorker = runWorker({
+  ...common,
+  queue: 'upsert',
+  concurrency: config.QPC_WORKER_CONCURRENCY,
+  handlers: { upsert: upsertHandler({ store, enqueueFinalize, logger }) },
+  onFinalFailure: { upsert: upsertFinalFailure({ store, enqueueFinalize }) },
+});
 const finalizeWorker = runWorker({
   ...common,
   queue: 'finalize',
   concurrency: 1,
   handlers: { finalize: finalizeHandler({ store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION }) },
+  onFinalFailure: { finalize: finalizeFinalFailure({ store, enqueueFetch }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => upsertWorker.isRunning());
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-upsert started');

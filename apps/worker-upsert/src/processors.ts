@@ -1,28 +1,33 @@
-/** Upsert and finalize processors. A batch that fails for good is marked failed: its run ends `partial` and closes nothing. */
-import { UnrecoverableError, type Job } from 'bullmq';
-import { finalizeIfReady, markBatchFailed } from '@qpc/store';
-import type { Handler } from '@qpc/worker-kit';
+/**
+ * Upsert and finalize processors. A batch that fails for good is marked failed: its run ends `partial` and
+ * closes nothing. A run whose finalize fails for good is failed and its sync goes on. The final-failure
+ * handlers run through @qpc/worker-kit's runWorker (onFinalFailure), also for jobs failed by stalling out.
+ */
+import { continueSync, failRun, finalizeIfReady, getRun, markBatchFailed } from '@qpc/store';
+import type { FinalFailureHandler, Handler } from '@qpc/worker-kit';
 import { upsertBatch, type UpsertDeps } from './upsert.service.ts';
 import { finalize, type FinalizeDeps } from './finalize.service.ts';
 
-function isFinalAttempt(job: Job, err: unknown): boolean {
-  return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+export function upsertHandler(deps: UpsertDeps): Handler<'upsert'> {
+  return async (data) => upsertBatch(deps, data.runId, data.seq);
 }
 
-export function upsertHandler(deps: UpsertDeps): Handler<'upsert'> {
-  return async (data, { job }) => {
-    try {
-      return await upsertBatch(deps, data.runId, data.seq);
-    } catch (err) {
-      if (isFinalAttempt(job, err)) {
-        await markBatchFailed(deps.store, data.runId, data.seq, `${(err as Error).name}: ${(err as Error).message}`);
-        await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
-      }
-      throw err;
-    }
+/** The batch is failed (only if not written: idempotent); the run finalizes once no batch is pending. */
+export function upsertFinalFailure(deps: Pick<UpsertDeps, 'store' | 'enqueueFinalize'>): FinalFailureHandler<'upsert'> {
+  return async (data, err) => {
+    await markBatchFailed(deps.store, data.runId, data.seq, `${err.name}: ${err.message}`);
+    await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
   };
 }
 
 export function finalizeHandler(deps: FinalizeDeps): Handler<'finalize'> {
   return async (data) => finalize(deps, data.runId);
+}
+
+/** A run that cannot be finalized is failed (a finalized one is left as it is); its sync goes on. */
+export function finalizeFinalFailure(deps: Pick<FinalizeDeps, 'store' | 'enqueueFetch'>): FinalFailureHandler<'finalize'> {
+  return async (data, err) => {
+    const run = (await failRun(deps.store, data.runId, { class: err.name, message: err.message, stage: 'finalize' })) ?? (await getRun(deps.store, data.runId));
+    await continueSync(deps.store, run.syncId, run.connectorId, deps.enqueueFetch);
+  };
 }

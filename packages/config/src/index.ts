@@ -57,6 +57,14 @@ const schema = z.object({
    * files (0: none). Files that a run still in progress needs are always kept.
    */
   QPC_REPORT_RETENTION: int(3, 0, 10_000),
+  /**
+   * Stalled-job settings of the workers (defaults: @qpc/jobs workerDefaults). A job whose worker died or
+   * hung keeps its lock for QPC_LOCK_DURATION_MS, is found stalled within QPC_STALLED_INTERVAL_MS more and
+   * run again, at most QPC_MAX_STALLED_COUNT times; once more and it is failed for good.
+   */
+  QPC_LOCK_DURATION_MS: z.coerce.number().int().min(500).max(600_000).optional(),
+  QPC_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).optional(),
+  QPC_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).optional(),
   /** workers touch this file while healthy (container health checks) */
   QPC_HEARTBEAT_FILE: z.string().optional(),
 });

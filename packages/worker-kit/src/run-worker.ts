@@ -1,6 +1,6 @@
 import { Worker, UnrecoverableError, type Job, type WorkerOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import { JOBS, isJobName, parsePayload, type JobData, type JobsOfQueue, type QueueName } from '@qpc/jobs';
+import { JOBS, isJobName, parsePayload, workerDefaults, type JobData, type JobsOfQueue, type QueueName } from '@qpc/jobs';
 import type { Logger } from './logger.ts';
 
 /** What a handler returns: the job did its work, or had nothing to do. Failures are thrown. */
@@ -17,6 +17,59 @@ export type Handler<N extends keyof typeof JOBS> = (data: JobData<N>, ctx: Handl
 
 export type HandlerMap<Q extends QueueName> = { [N in JobsOfQueue<Q>]: Handler<N> };
 
+export interface FinalFailureContext {
+  job: Job;
+  logger: Logger;
+  /** processor: the handler threw on its last attempt; event: the job was failed without it (stalled out) */
+  via: 'processor' | 'event';
+}
+
+/**
+ * What a job that failed for good leaves behind (a failed batch, a failed run, the sync going on). It must
+ * be idempotent: it may run twice for one failure (its first call failed, or two workers saw it).
+ */
+export type FinalFailureHandler<N extends keyof typeof JOBS> = (data: JobData<N>, err: Error, ctx: FinalFailureContext) => Promise<void>;
+
+export type FinalFailureMap<Q extends QueueName> = { [N in JobsOfQueue<Q>]?: FinalFailureHandler<N> };
+
+/** BullMQ's reason for a job that stalled more than maxStalledCount times (its worker died or hung). */
+export const STALLED_REASON = 'job stalled more than allowable limit';
+
+export class JobStalledError extends Error {
+  readonly code = 'JOB_STALLED';
+  constructor(queue: string, maxStalledCount: number) {
+    super(
+      `${STALLED_REASON}: the ${queue} job was left unfinished ${maxStalledCount + 1} time(s) by its worker ` +
+        '(process killed, or its event loop blocked past the job lock); it was not run again',
+    );
+    this.name = 'JobStalledError';
+  }
+}
+
+function isUnrecoverable(err: unknown): boolean {
+  return err instanceof UnrecoverableError || (err as Error | undefined)?.name === 'UnrecoverableError';
+}
+
+/** The handler's attempt that just threw was the job's last one. */
+export function isFinalAttempt(job: Job, err: unknown): boolean {
+  return isUnrecoverable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/** The error a handler converted (e.g. to UnrecoverableError) keeps the original as its cause. */
+export function rootCause(err: unknown): Error {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof Error ? cause : (err as Error);
+}
+
+/** Worker stall settings: the catalogue's defaults, overridden by configuration (QPC_LOCK_DURATION_MS ...). */
+export function workerSettings(c: { QPC_LOCK_DURATION_MS?: number; QPC_STALLED_INTERVAL_MS?: number; QPC_MAX_STALLED_COUNT?: number }): Partial<WorkerOptions> {
+  return {
+    lockDuration: c.QPC_LOCK_DURATION_MS ?? workerDefaults.lockDuration,
+    stalledInterval: c.QPC_STALLED_INTERVAL_MS ?? workerDefaults.stalledInterval,
+    maxStalledCount: c.QPC_MAX_STALLED_COUNT ?? workerDefaults.maxStalledCount,
+  };
+}
+
 export interface RunWorkerOptions<Q extends QueueName> {
   queue: Q;
   handlers: HandlerMap<Q>;
@@ -26,11 +79,20 @@ export interface RunWorkerOptions<Q extends QueueName> {
   logger: Logger;
   concurrency?: number;
   worker?: Partial<WorkerOptions>;
+  /**
+   * Per job name: what a final failure leaves behind. Called when the handler throws on its last attempt
+   * (before the job is moved to failed), and from the worker's 'failed' event for a job failed for good
+   * without the handler having handled it: a job that stalled more than maxStalledCount times is failed
+   * by the next worker that takes it, without running the processor. Errors are logged, never thrown.
+   */
+  onFinalFailure?: FinalFailureMap<Q>;
 }
 
 /**
  * A BullMQ worker whose jobs are checked against the catalogue: unknown job names and bad payloads are
  * UnrecoverableErrors (not retried); each job gets a child logger with its queue, id and attempt.
+ * A job that fails for good, by its handler or by stalling out, gets its onFinalFailure handler once
+ * (at least once): see RunWorkerOptions.onFinalFailure. close() waits for those still running.
  */
 export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worker {
   const handlers = opts.handlers as Record<string, Handler<keyof typeof JOBS>>;
@@ -39,6 +101,24 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
       throw new Error(`handler "${name}" does not belong to queue "${opts.queue}"`);
     }
   }
+  const onFinal = (opts.onFinalFailure ?? {}) as Record<string, FinalFailureHandler<keyof typeof JOBS> | undefined>;
+  /** jobs whose final failure was handled in the processor: the 'failed' event that follows skips them */
+  const handled = new WeakSet<Job>();
+  const pending = new Set<Promise<void>>();
+  /** Run the job's final-failure handler; true when it succeeded. Never throws. */
+  const finalFailure = async (job: Job, data: unknown, err: Error, via: FinalFailureContext['via']): Promise<boolean> => {
+    const fn = isJobName(job.name) ? onFinal[job.name] : undefined;
+    if (!fn) return true;
+    const logger = opts.logger.child({ queue: opts.queue, jobId: job.id, job: job.name });
+    try {
+      await fn(data as never, err, { job, logger, via });
+      logger.warn({ via, err: { name: err.name, message: err.message } }, 'job failed for good: failure recorded');
+      return true;
+    } catch (e) {
+      logger.error({ via, err: { name: (e as Error)?.name, message: (e as Error)?.message } }, 'recording a final job failure failed');
+      return false;
+    }
+  };
   const worker = new Worker(
     opts.queue,
     async (job: Job) => {
@@ -47,11 +127,17 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
       if (!handler) throw new UnrecoverableError(`no handler for job "${job.name}" on queue "${opts.queue}"`);
       const data = parsePayload(job.name as keyof typeof JOBS, job.data);
       const started = Date.now();
-      const result = await handler(data as never, {
-        job,
-        logger,
-        progress: (p) => job.updateProgress(p),
-      });
+      let result: Outcome;
+      try {
+        result = await handler(data as never, {
+          job,
+          logger,
+          progress: (p) => job.updateProgress(p),
+        });
+      } catch (err) {
+        if (isFinalAttempt(job, err) && (await finalFailure(job, data, err as Error, 'processor'))) handled.add(job);
+        throw err;
+      }
       const level = result.outcome === 'skipped' ? 'debug' : 'info';
       logger[level]({ outcome: result.outcome, ms: Date.now() - started }, 'job finished');
       return result;
@@ -69,7 +155,21 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
       { queue: opts.queue, jobId: job?.id, job: job?.name, attempt: job?.attemptsMade, err: { message: err.message, name: err.name } },
       'job failed',
     );
+    // moveToFailed has counted the attempt: attemptsMade is the number of attempts made, this one included
+    if (!job || handled.has(job) || !(isUnrecoverable(err) || job.attemptsMade >= (job.opts.attempts ?? 1))) return;
+    if (!isJobName(job.name) || JOBS[job.name].queue !== opts.queue) return;
+    const parsed = JOBS[job.name].schema.safeParse(job.data);
+    if (!parsed.success) return; // a bad payload names nothing to record the failure on
+    const reason = err.message === STALLED_REASON ? new JobStalledError(opts.queue, worker.opts.maxStalledCount ?? 1) : err;
+    const p = finalFailure(job, parsed.data, reason, 'event').then(() => undefined);
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
   });
+  const close = worker.close.bind(worker);
+  worker.close = async (force?: boolean) => {
+    await close(force);
+    await Promise.allSettled([...pending]);
+  };
   let redisDown = false;
   worker.on('ioredis:close', () => {
     if (!redisDown) opts.logger.warn({ queue: opts.queue }, 'redis connection lost; reconnecting');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Queue, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { Writable } from 'node:stream';
 import { testRedis, TcpProxy, waitFor } from '@qpc/testing';
 import {
@@ -11,6 +11,8 @@ import {
   RedisPolicyError,
   ShutdownTimeoutError,
   startHeartbeat,
+  JobStalledError,
+  type FinalFailureContext,
 } from '../src/index.ts';
 
 function captureLogger() {
@@ -90,6 +92,136 @@ t.test('a bad payload fails once, without retries', async (t) => {
   const job = (await queue.getJob('bad'))!;
   t.equal(job.attemptsMade, 1, 'not retried');
   t.match(job.failedReason, /invalid payload for job parse/);
+});
+
+t.test('onFinalFailure: called once, on the last attempt only, with the handler\'s error', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const { logger } = captureLogger();
+  const queue = new Queue('upsert', { connection: redis, prefix });
+  let attempts = 0;
+  const calls: { data: unknown; err: Error; via: FinalFailureContext['via'] }[] = [];
+  const worker = runWorker({
+    queue: 'upsert',
+    prefix,
+    logger,
+    connection: connectionOptions(redisUrl, 'worker'),
+    handlers: {
+      upsert: async () => {
+        attempts++;
+        throw new Error(`boom ${attempts}`);
+      },
+    },
+    onFinalFailure: {
+      upsert: async (data, err, { via }) => {
+        calls.push({ data, err, via });
+      },
+    },
+  });
+  t.teardown(async () => {
+    await worker.close();
+    await queue.close();
+  });
+  await queue.add('upsert', { connectorId: 'c', runId: 'r', seq: 3 }, { jobId: 'u', attempts: 3 });
+  await waitFor(async () => (await queue.getJobState('u')) === 'failed');
+  await new Promise((r) => setTimeout(r, 300)); // a second (event) call would come now
+  t.equal(attempts, 3);
+  t.equal(calls.length, 1, 'called once: the failed event does not repeat what the processor did');
+  t.same(calls[0]?.data, { connectorId: 'c', runId: 'r', seq: 3 });
+  t.equal(calls[0]?.err.message, 'boom 3');
+  t.equal(calls[0]?.via, 'processor');
+});
+
+t.test('onFinalFailure: a job that stalled out is failed without the handler and still gets it', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const { logger, lines } = captureLogger();
+  const queue = new Queue('fetch', { connection: redis, prefix });
+  t.teardown(() => queue.close());
+  // A takes the job and hangs without renewing its lock: a worker that died or whose event loop is blocked
+  let taken = false;
+  const dead = new Worker(
+    'fetch',
+    async () => {
+      taken = true;
+      await new Promise(() => {});
+    },
+    { connection: connectionOptions(redisUrl, 'worker'), prefix, skipLockRenewal: true, skipStalledCheck: true, lockDuration: 1000 },
+  );
+  t.teardown(() => dead.close(true));
+  await queue.add('fetch', { connectorId: 'c', runId: 'r1' }, { jobId: 'f', attempts: 5 });
+  await waitFor(() => taken);
+  let ran = 0;
+  const calls: { data: unknown; err: Error; ctx: FinalFailureContext }[] = [];
+  const worker = runWorker({
+    queue: 'fetch',
+    prefix,
+    logger,
+    connection: connectionOptions(redisUrl, 'worker'),
+    worker: { lockDuration: 1000, stalledInterval: 300, maxStalledCount: 0 },
+    handlers: {
+      fetch: async () => {
+        ran++;
+        return { outcome: 'done' };
+      },
+    },
+    onFinalFailure: {
+      fetch: async (data, err, ctx) => {
+        calls.push({ data, err, ctx });
+      },
+    },
+  });
+  t.teardown(() => worker.close());
+  await waitFor(async () => (await queue.getJobState('f')) === 'failed', 15_000);
+  await waitFor(() => calls.length > 0, 5_000);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(ran, 0, 'the handler never ran again');
+  t.equal(calls.length, 1, 'called once');
+  t.same(calls[0]?.data, { connectorId: 'c', runId: 'r1' });
+  t.type(calls[0]?.err, JobStalledError);
+  t.match(calls[0]?.err.message, /job stalled more than allowable limit: the fetch job was left unfinished 1 time/);
+  t.equal(calls[0]?.ctx.via, 'event');
+  t.equal(calls[0]?.ctx.job.id, 'f');
+  t.match((await queue.getJob('f'))?.failedReason, /stalled more than allowable limit/);
+  t.ok(lines.some((l) => l.includes('failure recorded') && l.includes('"via":"event"')), 'the recorded failure is logged');
+});
+
+t.test('onFinalFailure: an error in it is logged, never thrown; the failed event tries once more', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const { logger, lines } = captureLogger();
+  const queue = new Queue('parse', { connection: redis, prefix });
+  const done: string[] = [];
+  const vias: string[] = [];
+  const worker = runWorker({
+    queue: 'parse',
+    prefix,
+    logger,
+    connection: connectionOptions(redisUrl, 'worker'),
+    handlers: {
+      parse: async (data) => {
+        if (data.runId === 'bad') throw new Error('no luck');
+        done.push(data.runId);
+        return { outcome: 'done' };
+      },
+    },
+    onFinalFailure: {
+      parse: async (_data, _err, { via }) => {
+        vias.push(via);
+        if (via === 'processor') throw Object.assign(new Error('store away'), { password: 'hunter2' });
+      },
+    },
+  });
+  t.teardown(async () => {
+    await worker.close();
+    await queue.close();
+  });
+  await queue.add('parse', { connectorId: 'c', runId: 'bad' }, { jobId: 'p1', attempts: 1 });
+  await waitFor(() => vias.length === 2);
+  await queue.add('parse', { connectorId: 'c', runId: 'good' }, { jobId: 'p2' });
+  await waitFor(() => done.includes('good'));
+  t.same(vias, ['processor', 'event'], 'the event retried what the processor could not record');
+  t.equal(await queue.getJobState('p1'), 'failed');
+  t.match((await queue.getJob('p1'))?.failedReason, 'no luck', 'the job fails with its own error');
+  t.ok(lines.some((l) => l.includes('recording a final job failure failed') && l.includes('store away')), 'the error was logged');
+  t.notOk(lines.some((l) => l.includes('hunter2')), 'only name and message are logged');
 });
 
 t.test('a worker that loses Redis for a few seconds goes on processing afterwards', async (t) => {
