@@ -7,5 +7,6 @@ COPY . .
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
   && chown -R node:node /app/.qpc 2>/dev/null || true
 USER node
-ENTRYPOINT ["node", "--import", "tsx"]
+# the Node flags of scripts/start.mjs (a smaller young generation: lower peak memory)
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--import", "tsx"]
 CMD ["apps/api/src/main.ts"]

@@ -102,7 +102,8 @@ writeFileSync(scenario2, JSON.stringify({ user: { login: 'demo', password: 'demo
 writeFileSync(path.join(stateDir, 'api-token'), `${env.QPC_API_TOKEN}\n`, { mode: 0o600 });
 
 function start(name, args, { ready, quiet = false } = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // the apps run with the Node flags of scripts/start.mjs
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(child);
   let isReady = false;
   const readyP = new Promise((resolve, reject) => {

@@ -34,8 +34,12 @@ function stopAll(signal = 'SIGTERM') {
   }, 60_000).unref();
 }
 
+// V8's young generation capped at 4 MB semi-spaces (default 16 MB): a write worker peaked at ~210 MB
+// RSS with the default and ~160-175 MB with this, for ~4% of its speed (pipeline bench, 20,000 findings)
+const NODE_FLAGS = ['--max-semi-space-size=4'];
+
 for (const app of apps) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('apps', app, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join('apps', app, 'src', 'main.ts')], {
     cwd: root,
     env: process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

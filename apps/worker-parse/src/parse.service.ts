@@ -27,6 +27,7 @@ import {
   getRun,
   readReportFile,
   pendingBatches,
+  ipOnlyHostKeys,
   resolveHostIdentities,
   reviveRun,
   setProgress,
@@ -97,6 +98,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   const pollMs = deps.pollMs ?? 100;
   // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
   const hostKeys = createHostKeyResolver(store, network);
+  // hosts known only by IP, looked for when a host with a host id has that IP (read once, not per batch)
+  const ipOnly = await ipOnlyHostKeys(store, network);
 
   const flush = async () => {
     if (findings.length === 0 && newHosts.length === 0) return;
@@ -107,8 +110,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       const h = hostsSeen.get(k);
       if (h) hosts.set(k, h);
     }
-    if (newHosts.length) await resolveHostIdentities(store, network, newHosts);
+    if (newHosts.length) await resolveHostIdentities(store, network, newHosts, ipOnly);
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
+    for (const h of keyed.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     // backpressure: look again after pollMs, doubling up to 1 s while the writers are behind (each look
     // is a count over the staged batches)
     for (let wait = pollMs; (await pendingBatches(store, runId)) >= deps.maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) await sleep(wait);

@@ -14,10 +14,27 @@ import type { FindingDoc } from './documents.ts';
 import { ONE_BATCH } from './one-batch.ts';
 import { keyedUpdate } from './keyed-update.ts';
 
-export async function resolveHostIdentities(store: Store, network: string, hosts: HostRecord[]): Promise<number> {
+/**
+ * The keys of the network's hosts known only by IP (`ip:` key, no host id): read once per parse, so that
+ * resolveHostIdentities looks in the database only for a host whose IP is one of them (each look reads
+ * the whole hosts collection on FerretDB, and a report has a batch every 1,000 findings). The parse adds
+ * the `ip:` hosts it stages itself.
+ */
+export async function ipOnlyHostKeys(store: Store, network: string): Promise<Set<string>> {
+  const docs = await store.col.hosts.find({ network, qualysHostId: null }, { batchSize: ONE_BATCH, projection: { _id: 0, hostKey: 1 } }).toArray();
+  return new Set(docs.map((d) => d.hostKey).filter((k) => k.startsWith('ip:')));
+}
+
+/**
+ * `ipOnly`: when given (see ipOnlyHostKeys), only hosts whose `ip:` key is in it are looked up; the keys
+ * of merged hosts are removed from it.
+ */
+export async function resolveHostIdentities(store: Store, network: string, hosts: HostRecord[], ipOnly?: Set<string>): Promise<number> {
   const byIpKey = new Map<string, HostRecord>();
   for (const h of hosts) {
-    if (h.qualysHostId && h.ip && h.hostKey.startsWith('qid:')) byIpKey.set(`ip:${h.ip.trim().toLowerCase()}`, h);
+    if (!h.qualysHostId || !h.ip || !h.hostKey.startsWith('qid:')) continue;
+    const ipKey = `ip:${h.ip.trim().toLowerCase()}`;
+    if (!ipOnly || ipOnly.has(ipKey)) byIpKey.set(ipKey, h);
   }
   if (byIpKey.size === 0) return 0;
   const ipHosts = await store.col.hosts
@@ -34,6 +51,7 @@ export async function resolveHostIdentities(store: Store, network: string, hosts
       { $set: { hostKey: rec.hostKey, qualysHostId: rec.qualysHostId }, $addToSet: { aliases: old.hostKey } },
     );
     if (r.modifiedCount === 0) continue;
+    ipOnly?.delete(old.hostKey);
     merged++;
     await rekeyFindings(store, network, old.hostKey, rec.hostKey);
   }

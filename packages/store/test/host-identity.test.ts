@@ -12,6 +12,7 @@ import {
   createStore,
   ensureIndexes,
   finalizeRun,
+  ipOnlyHostKeys,
   markBatchDone,
   resolveHostIdentities,
   stageBatch,
@@ -40,11 +41,13 @@ async function ingest(store: Store, connectorId: string, batches: { hosts: HostR
   await createRun(store, { _id: runId, connectorId, syncId: runId, trigger: 'schedule', network, index: 0, report: { id: runId, title: 'QPC x', launchedAt: null }, state: 'queued' });
   await advanceRun(store, runId, ['queued'], 'parsing');
   const resolver = createHostKeyResolver(store, network);
+  const ipOnly = await ipOnlyHostKeys(store, network);
   let findings = 0;
   let hosts = 0;
   for (const [seq, b] of batches.entries()) {
-    if (b.hosts.length) await resolveHostIdentities(store, network, b.hosts);
+    if (b.hosts.length) await resolveHostIdentities(store, network, b.hosts, ipOnly);
     const k = await resolver.rekey(b.hosts, b.findings);
+    for (const h of k.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     await stageBatch(store, runId, seq, k.hosts, k.findings);
     const r = await writeBatch(store, { runId, network }, k.hosts, k.findings);
     await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings });
@@ -169,4 +172,24 @@ t.test('an IP-only record meeting its host\'s own record in one batch gives one 
   await fresh.rekey([withId(1, '42', '10.4.4.4')], []);
   await fresh.rekey([withId(1, '42', '10.4.4.5')], []);
   t.same((await fresh.rekey([ipOnly(4, '10.4.4.4'), ipOnly(5, '10.4.4.5')], [])).hosts.map((h) => h.hostKey), ['ip:10.4.4.4', 'qid:42']);
+});
+
+t.test('hosts known only by IP are looked up from the set read at the start of a parse', async (t) => {
+  const { store, connectorId } = await setup(t);
+  const a = ipOnly(1, '10.5.5.1');
+  const b = ipOnly(2, '10.5.5.2');
+  await ingest(store, connectorId, [{ hosts: [a, b], findings: [finding(a, '1', 'Failed'), finding(b, '1', 'Failed')] }]);
+  const known = withId(9, '950', '10.6.6.6');
+  await ingest(store, connectorId, [{ hosts: [known], findings: [finding(known, '1', 'Failed')] }]);
+  const keys = await ipOnlyHostKeys(store, 'net');
+  t.same([...keys].sort(), ['ip:10.5.5.1', 'ip:10.5.5.2'], 'the ip: hosts of the network, not the host with an id');
+
+  // a set without the key: the host is not looked for, so not merged
+  const later = withId(1, '951', '10.5.5.1');
+  t.equal(await resolveHostIdentities(store, 'net', [later], new Set(['ip:10.5.5.2'])), 0, 'not in the set: not merged');
+  t.equal(await store.col.hosts.countDocuments({ hostKey: 'ip:10.5.5.1' }), 1);
+  // with the set read from the database: merged, and the key leaves the set
+  t.equal(await resolveHostIdentities(store, 'net', [later], keys), 1, 'in the set: merged');
+  t.same([...keys], ['ip:10.5.5.2'], 'the merged key left the set');
+  t.same((await store.col.hosts.findOne({ hostKey: 'qid:951' }))?.aliases, ['ip:10.5.5.1'], 'the host took its id, the old key kept as alias');
 });
