@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { createEnqueuer, jobIds } from '@qpc/jobs';
 import { expectedRecords, resolveScenario, startSimulator } from '@qpc/qualys-sim';
 import { createSecretBox } from '@qpc/secrets';
-import { createConnector, createStore, ensureIndexes, isTerminal, keyedUpdate, ONE_BATCH } from '@qpc/store';
+import { createConnector, createStore, ensureIndexes, isTerminal, keyedUpdate } from '@qpc/store';
 import { deletePrefix, mongoUrlFor, serviceUrls } from '@qpc/testing';
 import { connectionOptions } from '@qpc/worker-kit';
 
@@ -90,6 +90,29 @@ const box = createSecretBox({ keys: { k1: key }, currentKeyId: 'k1' });
 const connector = await createConnector(store, box, { name: 'bench', url: sim.url, username: 'demo', password: 'demo', network: 'bench', reportTitlePrefix: 'QPC-BENCH', autoUrba: false });
 const enqueuer = createEnqueuer({ connection: connectionOptions(redisUrl, 'producer'), prefix });
 const syncId = jobIds.sync(connector._id, 'bench');
+// CPU seconds (user + system) of a process, from /proc; the database server's pid is known when
+// `npm run services` started it. Where the time goes: the server does about the same work per finding in
+// the pipeline as in the ceiling, the workers' own work shares the same cores.
+const serverPid = (() => {
+  try {
+    return readFileSync(path.join(ROOT, '.qpc', 'services', `mongo-${new URL(baseMongo).port || '27017'}.pid`), 'utf8').trim();
+  } catch {
+    return null;
+  }
+})();
+const cpu = (pid: string | number | null | undefined): number | null => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+};
+const cpuSince = (pid: string | number | null | undefined, since: number | null) => {
+  const now = cpu(pid);
+  return now === null || since === null ? null : Number((now - since).toFixed(1));
+};
+const serverCpu0 = cpu(serverPid);
 const t0 = Date.now();
 await enqueuer.add('sync', { connectorId: connector._id, trigger: 'on-demand', reingest: false }, { jobId: syncId });
 let run = null;
@@ -107,6 +130,8 @@ for (;;) {
 }
 await sample();
 const seconds = (Date.now() - t0) / 1000;
+const cpuPipeline = { server: cpuSince(serverPid, serverCpu0), ...Object.fromEntries([...procs].map(([a, p]) => [a, cpuSince(p.pid, 0)])) };
+console.log(`  CPU seconds (workers: since they started): ${JSON.stringify(cpuPipeline)}`);
 const findings = run.counts.findingsParsed;
 const stageS = (ms: number | null) => (ms ?? 0) / 1000;
 const perS = (s: number) => (s > 0 ? Math.round(findings / s) : null);
@@ -126,6 +151,8 @@ for (const ix of await db.collection('findings').listIndexes().toArray()) {
   if (ix.name === '_id_') continue;
   await ceilingCol.createIndex(ix.key, { name: ix.name, unique: ix.unique === true, ...(ix.partialFilterExpression ? { partialFilterExpression: ix.partialFilterExpression } : {}) });
 }
+const serverCpu1 = cpu(serverPid);
+const benchCpu1 = process.cpuUsage();
 let ceilingMs = 0;
 let ceilingDocs = 0;
 const sampleDocs: Document[] = [];
@@ -143,6 +170,9 @@ for await (const d of db.collection('findings').find({}, { batchSize: 1000 }).li
   if (page.length === 1000) await writePage();
 }
 if (page.length) await writePage();
+const benchCpu = process.cpuUsage(benchCpu1);
+const cpuCeiling = { server: cpuSince(serverPid, serverCpu1), client: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)), writes_s: Number((ceilingMs / 1000).toFixed(1)) };
+console.log(`  ceiling CPU seconds (its reads included): ${JSON.stringify(cpuCeiling)}`);
 const writeCeiling = Math.round(ceilingDocs / (ceilingMs / 1000));
 // and a plain bulkWrite of upserts of the same documents over themselves (what an idempotent writer
 // must do), addressed as the pipeline addresses them (by _id, see keyedUpdate in @qpc/store)
@@ -170,6 +200,7 @@ const result = {
   write_ceiling_docs: ceilingDocs,
   upsert_ceiling_per_s: upsertCeiling,
   ratio: Number((findings / seconds / writeCeiling).toFixed(3)),
+  cpu_s: { pipeline: cpuPipeline, ceiling: cpuCeiling },
   peak_rss_mb: Object.fromEntries([...rssPeak].map(([a, v]) => [a, Math.round(v)])),
   redis_peak_mb: Number((redisPeak / 1048576).toFixed(2)),
 };
