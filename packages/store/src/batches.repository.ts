@@ -31,7 +31,9 @@ export async function stageBatch(store: Store, runId: string, seq: number, hosts
 export async function getBatch(store: Store, runId: string, seq: number): Promise<BatchDoc & BatchRecords> {
   const b = await store.col.batches.findOne({ _id: batchId(runId, seq) });
   if (!b) throw new StoreError('BATCH_NOT_FOUND', `batch ${seq} of run ${runId} is not staged`, false);
-  const records = b.records ? decodeBatchRecords(b.records, `batch ${seq} of run ${runId}`) : { hosts: [], findings: [] };
+  // a batch staged before records were one blob (a run in progress across an upgrade) holds them as arrays
+  const legacy = b as Partial<BatchRecords>;
+  const records = b.records ? decodeBatchRecords(b.records, `batch ${seq} of run ${runId}`) : { hosts: legacy.hosts ?? [], findings: legacy.findings ?? [] };
   return { ...b, ...records };
 }
 

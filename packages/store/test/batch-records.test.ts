@@ -1,7 +1,8 @@
 import t from 'tap';
 import { Binary } from 'mongodb';
 import { deflateRawSync } from 'node:zlib';
-import { decodeBatchRecords, encodeBatchRecords, StoreError } from '../src/index.ts';
+import { testMongo } from '@qpc/testing';
+import { createStore, decodeBatchRecords, encodeBatchRecords, getBatch, stageBatch, StoreError, type BatchDoc } from '../src/index.ts';
 import type { FindingRecord } from '@qpc/pc-report';
 import { finding, host } from './fixtures.ts';
 
@@ -36,4 +37,17 @@ t.test('a damaged blob is a clear, permanent error', async (t) => {
       t.match((err as Error).message, /^batch 3 of run r1 /, `${name}: says which batch: ${(err as Error).message}`);
     }
   }
+});
+
+t.test('a staged batch reads back its records, also one staged as arrays before the blob', async (t) => {
+  const { db } = await testMongo(t);
+  const store = createStore(db);
+  const h = host(7);
+  const fs = [finding(h, '1', 'Failed'), finding(h, '2', 'Passed')];
+  await stageBatch(store, 'run-1', 0, [h], fs);
+  const staged = await getBatch(store, 'run-1', 0);
+  t.same([staged.hosts, staged.findings, staged.size], [[h], fs, { hosts: 1, findings: 2 }], 'the blob decoded');
+  await store.col.batches.insertOne({ _id: 'run-1:1', runId: 'run-1', seq: 1, hosts: [h], findings: fs, createdAt: new Date(), done: null, failed: null } as unknown as BatchDoc);
+  const legacy = await getBatch(store, 'run-1', 1);
+  t.same([legacy.hosts, legacy.findings], [[h], fs], 'the arrays of an earlier version');
 });
