@@ -159,8 +159,9 @@ t.test('the OpenAPI document describes exactly the registered routes', async (t)
 t.test('readyz reports Redis down (503) and recovers', async (t) => {
   const url = new URL(api.redisUrl);
   const proxy = await new TcpProxy({ host: url.hostname, port: Number(url.port || 6379) }).listen();
-  t.teardown(() => proxy.close());
   const api2 = await startApi(t, { redisUrl: `redis://127.0.0.1:${proxy.port}` });
+  // closed after the API (its teardown was registered first): its clients end before their connection is cut
+  t.teardown(() => proxy.close());
   t.equal((await api2.call('GET', '/readyz', { token: null })).status, 200);
   proxy.cut();
   const down = await api2.call('GET', '/readyz', { token: null });
@@ -182,8 +183,9 @@ t.test('readyz reports Redis down (503) and recovers', async (t) => {
 t.test('readyz reports MongoDB down (503) and recovers', async (t) => {
   const url = new URL(api.mongoUrl);
   const proxy = await new TcpProxy({ host: url.hostname, port: Number(url.port || 27017) }).listen();
-  t.teardown(() => proxy.close());
   const api2 = await startApi(t, { mongoHostPort: `127.0.0.1:${proxy.port}` });
+  // closed after the API (its teardown was registered first): its clients end before their connection is cut
+  t.teardown(() => proxy.close());
   t.equal((await api2.call('GET', '/readyz', { token: null })).status, 200);
   proxy.cut();
   const down = await api2.call('GET', '/readyz', { token: null });
