@@ -4,7 +4,7 @@
  * connection), the MongoDB store with every index ensured, and the secret box.
  */
 import { Queue } from 'bullmq';
-import { QUEUES, type QueueName } from '@qpc/jobs';
+import { QUEUES, closeBullmq, type QueueName } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
 import type { SecretBox } from '@qpc/secrets';
 import { connectionOptions, createRedis, type Logger } from '@qpc/worker-kit';
@@ -43,7 +43,7 @@ export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDe
     qualys: opts.qualys,
   };
   const close = async () => {
-    await Promise.allSettled(Object.values(queues).map((q) => q.close()));
+    await Promise.allSettled(Object.values(queues).map((q) => closeBullmq(q)));
     redis.disconnect();
     await client.close();
   };

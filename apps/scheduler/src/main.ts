@@ -1,7 +1,7 @@
 /** scheduler: keeps one BullMQ job scheduler per connector schedule in step with MongoDB. */
 import { Queue } from 'bullmq';
 import { loadConfig } from '@qpc/config';
-import { QUEUES } from '@qpc/jobs';
+import { QUEUES, closeBullmq } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat } from '@qpc/worker-kit';
 import { reconcileSchedules, startReconciler } from './schedules.service.ts';
@@ -30,7 +30,7 @@ onShutdown(
   () => [
     { name: 'reconciler', close: stop },
     { name: 'heartbeat', close: async () => stopHeartbeat() },
-    { name: 'queue', close: () => syncQueue.close() },
+    { name: 'queue', close: () => closeBullmq(syncQueue) },
     { name: 'redis', close: () => redis.quit() },
     { name: 'mongo', close: () => mongo.close() },
   ],

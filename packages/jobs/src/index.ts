@@ -121,6 +121,27 @@ export function isJobName(name: string): name is JobName {
   return Object.hasOwn(JOBS, name);
 }
 
+/**
+ * Close a BullMQ Queue or Worker without leaving a stray rejection behind. BullMQ 5 drops every
+ * listener of a connection it closes; when that connection is still initializing (its Redis version
+ * check in flight, e.g. while Redis is unreachable) the check fails after close() has returned and is
+ * re-emitted as an 'error' nobody listens to, which surfaces as an unhandled rejection and, under
+ * Node's default policy, kills a process that was only shutting down. A listener put back on each
+ * closed connection absorbs that late failure; nothing else is ever emitted on a closed connection.
+ * `close` is the closing call when it is not target.close() itself (a wrapper around it).
+ */
+export async function closeBullmq(target: { close(): Promise<void> }, close = () => target.close()): Promise<void> {
+  const held = target as unknown as Record<string, unknown>;
+  const connections = ['connection', 'blockingConnection']
+    .map((k) => held[k])
+    .filter((c): c is { on(event: 'error', fn: () => void): unknown } => typeof (c as { on?: unknown } | undefined)?.on === 'function');
+  try {
+    await close();
+  } finally {
+    for (const c of connections) c.on('error', () => undefined);
+  }
+}
+
 /** Typed enqueueing: a job name accepts only its own payload; the payload is validated before it is added. */
 export interface Enqueuer {
   add<N extends JobName>(name: N, payload: JobPayload<N>, opts?: { jobId?: string; delay?: number }): Promise<string | undefined>;
@@ -151,7 +172,7 @@ export function createEnqueuer(opts: { connection: ConnectionOptions; prefix: st
       return job.id;
     },
     async close() {
-      await Promise.all([...queues.values()].map((q) => q.close()));
+      await Promise.all([...queues.values()].map((q) => closeBullmq(q)));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Worker, UnrecoverableError, type Job, type WorkerOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import { JOBS, isJobName, parsePayload, workerDefaults, type JobData, type JobsOfQueue, type QueueName } from '@qpc/jobs';
+import { JOBS, closeBullmq, isJobName, parsePayload, workerDefaults, type JobData, type JobsOfQueue, type QueueName } from '@qpc/jobs';
 import type { Logger } from './logger.ts';
 
 /** What a handler returns: the job did its work, or had nothing to do. Failures are thrown. */
@@ -167,7 +167,7 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
   });
   const close = worker.close.bind(worker);
   worker.close = async (force?: boolean) => {
-    await close(force);
+    await closeBullmq(worker, () => close(force));
     await Promise.allSettled([...pending]);
   };
   let redisDown = false;
