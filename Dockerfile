@@ -1,12 +1,21 @@
-# One image for every app; the command picks the app (see docker-compose.yml).
-# TypeScript runs through tsx, as in development: no separate build output to drift from the source.
+# One image for every app; the command picks the app's bundle (see docker-compose.yml).
+# Build stage: every dependency, then esbuild bundles each app into apps/<app>/dist/main.mjs
+# (scripts/apps.mjs: the workspace TypeScript inlined, npm packages left as imports).
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+RUN npm ci --no-audit --no-fund && npm run build
+
+# Runtime: production dependencies only (the bundles import them from node_modules) and the bundles.
+# The CLI still runs from source through tsx: node --import tsx apps/cli/src/main.ts <command>
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY . .
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
-  && chown -R node:node /app/.qpc 2>/dev/null || true
+  && (chown -R node:node /app/.qpc 2>/dev/null || true)
+COPY --from=build /app/apps ./apps
 USER node
-# the Node flags of scripts/start.mjs (a smaller young generation: lower peak memory)
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--import", "tsx"]
-CMD ["apps/api/src/main.ts"]
+# the Node flags of scripts/apps.mjs (a smaller young generation: lower peak memory)
+ENTRYPOINT ["node", "--max-semi-space-size=4"]
+CMD ["apps/api/dist/main.mjs"]

@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { appArgs, buildApps } from './apps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const once = process.argv.includes('--once');
@@ -101,9 +102,9 @@ writeFileSync(scenario1, JSON.stringify({ user: { login: 'demo', password: 'demo
 writeFileSync(scenario2, JSON.stringify({ user: { login: 'demo', password: 'demo' }, reports: [base, changed] }, null, 2));
 writeFileSync(path.join(stateDir, 'api-token'), `${env.QPC_API_TOKEN}\n`, { mode: 0o600 });
 
-function start(name, args, { ready, quiet = false } = {}) {
-  // the apps run with the Node flags of scripts/start.mjs
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+// one process: node with nodeArgs (an app's bundle as `npm start` runs it, or the CLI through tsx)
+function start(name, nodeArgs, { ready, quiet = false } = {}) {
+  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(child);
   let isReady = false;
   const readyP = new Promise((resolve, reject) => {
@@ -157,19 +158,6 @@ for (const x of await db.listCollections({}, { nameOnly: true }).toArray()) awai
 await c.close();
 console.log('{}');
 `;
-const CREATE = `
-import { connectStore, createConnector } from '@qpc/store';
-import { secretBoxFromConfig } from '@qpc/secrets';
-import { loadConfig } from '@qpc/config';
-const config = loadConfig(process.env);
-const { client, store } = await connectStore(config.MONGO_URL);
-const c = await createConnector(store, secretBoxFromConfig(config), {
-  name: 'Demo connector', url: process.env.SIM_URL, username: 'demo', password: 'demo', network: 'demo-network',
-  reportTitlePrefix: 'QPC-DEMO', autoUrba: true, schedule: null,
-});
-await client.close();
-console.log(JSON.stringify({ id: c._id }));
-`;
 const SYNC = (connectorId) => `
 import { randomUUID } from 'node:crypto';
 import { connectStore, isTerminal } from '@qpc/store';
@@ -209,38 +197,32 @@ console.log(JSON.stringify({ hosts, findings: findings.length, status: by((x) =>
 
 try {
   tsStep(RESET);
-  let sim = start('qualys-sim', ['apps/cli/src/main.ts', 'sim', '--port', String(simPort), '--scenario', scenario1], { ready: /listening at/ });
+  let sim = start('qualys-sim', ['--import', 'tsx', 'apps/cli/src/main.ts', 'sim', '--port', String(simPort), '--scenario', scenario1], { ready: /listening at/ });
   await sim.ready;
   env.SIM_URL = `http://127.0.0.1:${simPort}`;
   const apps = ['worker-fetch', 'worker-parse', 'worker-upsert', 'scheduler'];
-  const started = apps.map((a) => start(a, [`apps/${a}/src/main.ts`], { ready: / started"|started/, quiet: true }));
-  let api = null;
-  if (existsSync(path.join(root, 'apps', 'api', 'src', 'main.ts'))) {
-    api = start('api', ['apps/api/src/main.ts'], { ready: /listening/, quiet: true });
-    started.push(api);
-  }
+  await buildApps([...apps, 'api']);
+  const started = apps.map((a) => start(a, appArgs(a), { ready: / started"|started/, quiet: true }));
+  const api = start('api', appArgs('api'), { ready: /listening/, quiet: true });
+  started.push(api);
   await Promise.all(started.map((s) => s.ready));
-  say(`apps started: ${apps.join(', ')}${api ? ', api' : ''}`);
+  say(`apps started: ${apps.join(', ')}, api`);
 
-  // the connector is created through the REST API, as a person would (the store directly if there is no API)
+  // the connector is created through the REST API, as a person would
   let connectorId;
-  if (api) {
-    const base = `http://127.0.0.1:${apiPort}`;
-    const headers = { authorization: `Bearer ${env.QPC_API_TOKEN}`, 'content-type': 'application/json' };
-    const body = { name: 'Demo connector', url: env.SIM_URL, username: 'demo', password: 'demo', network: 'demo-network', reportTitlePrefix: 'QPC-DEMO', autoUrba: true };
-    const res = await fetch(`${base}/api/connectors`, { method: 'POST', headers, body: JSON.stringify(body) });
-    const json = await res.json();
-    if (res.status === 201) connectorId = json.id;
-    else if (res.status === 409) {
-      const list = await (await fetch(`${base}/api/connectors?limit=100`, { headers })).json();
-      connectorId = list.items.find((c) => c.name === body.name)?.id;
-    }
-    if (!connectorId) throw new Error(`creating the demo connector through the API failed: ${res.status} ${JSON.stringify(json.error ?? json)}`);
-    say(`API:       ${base}/api  (Authorization: Bearer <QPC_API_TOKEN>; the demo's token is in .qpc/demo/api-token)`);
-    say(`dashboard: ${base}/admin/queues  (any user name, the token as password)`);
-  } else {
-    connectorId = tsStep(CREATE).id;
+  const base = `http://127.0.0.1:${apiPort}`;
+  const headers = { authorization: `Bearer ${env.QPC_API_TOKEN}`, 'content-type': 'application/json' };
+  const body = { name: 'Demo connector', url: env.SIM_URL, username: 'demo', password: 'demo', network: 'demo-network', reportTitlePrefix: 'QPC-DEMO', autoUrba: true };
+  const res = await fetch(`${base}/api/connectors`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const json = await res.json();
+  if (res.status === 201) connectorId = json.id;
+  else if (res.status === 409) {
+    const list = await (await fetch(`${base}/api/connectors?limit=100`, { headers })).json();
+    connectorId = list.items.find((c) => c.name === body.name)?.id;
   }
+  if (!connectorId) throw new Error(`creating the demo connector through the API failed: ${res.status} ${JSON.stringify(json.error ?? json)}`);
+  say(`API:       ${base}/api  (Authorization: Bearer <QPC_API_TOKEN>; the demo's token is in .qpc/demo/api-token)`);
+  say(`dashboard: ${base}/admin/queues  (any user name, the token as password)`);
   say(`demo connector created (${connectorId}): prefix QPC-DEMO, network demo-network, auto URBA on`);
 
   const show = (label, runs) => {
@@ -258,7 +240,7 @@ try {
 
   say('the simulator now also serves 7002, a changed copy of 7001 (results flipped, two controls removed on 10 hosts)');
   await stopChild(sim.child);
-  sim = start('qualys-sim', ['apps/cli/src/main.ts', 'sim', '--port', String(simPort), '--scenario', scenario2], { ready: /listening at/ });
+  sim = start('qualys-sim', ['--import', 'tsx', 'apps/cli/src/main.ts', 'sim', '--port', String(simPort), '--scenario', scenario2], { ready: /listening at/ });
   await sim.ready;
   say('sync 2 (report 7002)...');
   show('sync 2', tsStep(SYNC(connectorId)));
@@ -269,9 +251,7 @@ try {
   say(`  by severity:    ${JSON.stringify(s.severity)}`);
   say(`  by test status: ${JSON.stringify(s.testStatus)}`);
   say(`  closed, by reason: ${JSON.stringify(s.closedReason)}; reopened findings: ${s.reopened}`);
-  if (api) {
-    say(`API:       http://127.0.0.1:${apiPort}/api   dashboard: http://127.0.0.1:${apiPort}/admin/queues`);
-  }
+  say(`API:       http://127.0.0.1:${apiPort}/api   dashboard: http://127.0.0.1:${apiPort}/admin/queues`);
   if (once) await stopAll(0);
   else say('running; Ctrl-C stops everything');
 } catch (err) {

@@ -2,23 +2,13 @@
 // `npm start`: every app in the foreground (api, scheduler, one of each worker), configured from the
 // environment; each line of output is prefixed with its app. Ctrl-C (or SIGTERM) stops them all cleanly;
 // if one app exits on its own, the others are stopped too and the exit code says so.
-// Apps join as they exist: any apps/<name>/src/main.ts except the CLI and the simulator.
+// Each app runs from its bundle (scripts/apps.mjs), rebuilt from the source first.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { APPS, ROOT, appArgs, buildApps } from './apps.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ORDER = ['api', 'scheduler', 'worker-fetch', 'worker-parse', 'worker-upsert'];
-const NOT_SERVICES = new Set(['cli', 'qualys-sim']);
-const apps = readdirSync(path.join(root, 'apps'))
-  .filter((a) => !NOT_SERVICES.has(a) && existsSync(path.join(root, 'apps', a, 'src', 'main.ts')))
-  .sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
-if (apps.length === 0) {
-  console.error('start: no apps to start yet');
-  process.exit(1);
-}
+const apps = APPS;
+await buildApps(apps);
 const width = Math.max(...apps.map((a) => a.length));
 const children = new Map();
 let stopping = false;
@@ -34,13 +24,9 @@ function stopAll(signal = 'SIGTERM') {
   }, 60_000).unref();
 }
 
-// V8's young generation capped at 4 MB semi-spaces (default 16 MB): a write worker peaked at ~210 MB
-// RSS with the default and ~160-175 MB with this, for ~4% of its speed (pipeline bench, 20,000 findings)
-const NODE_FLAGS = ['--max-semi-space-size=4'];
-
 for (const app of apps) {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join('apps', app, 'src', 'main.ts')], {
-    cwd: root,
+  const child = spawn(process.execPath, appArgs(app), {
+    cwd: ROOT,
     env: process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     // own process group: a terminal's Ctrl-C reaches only this script, which sends each app one SIGTERM

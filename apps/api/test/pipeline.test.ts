@@ -3,6 +3,7 @@
  * the Qualys simulator: a sync over the API succeeds; a sync with a bad password fails; that failed
  * sync, retried through Bull Board's own API once the password is fixed, completes. Then the canary:
  * the password appears in no API answer, log line, Redis key or value (jobs included), error or metric.
+ * The workers run from their bundles, as `npm start` and the Docker image run them (scripts/apps.mjs).
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { appArgs, buildApps } from '../../../scripts/apps.mjs';
 import { startSimulator, resolveScenario } from '@qpc/qualys-sim';
 import { waitFor } from '@qpc/testing';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
@@ -34,7 +36,9 @@ const api = await startApi(t, { allowHttp: true, secretKey: key, qualys: createC
 
 const output: string[] = [];
 const children: ChildProcess[] = [];
-for (const app of ['worker-fetch', 'worker-parse', 'worker-upsert']) {
+const workers = ['worker-fetch', 'worker-parse', 'worker-upsert'];
+await buildApps(workers);
+for (const app of workers) {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('QPC_')) env[k] = v;
   Object.assign(env, {
@@ -46,7 +50,7 @@ for (const app of ['worker-fetch', 'worker-parse', 'worker-upsert']) {
     QPC_ALLOW_HTTP: '1',
     QPC_LOG_LEVEL: 'debug',
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('apps', app, 'src', 'main.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, appArgs(app), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (b: Buffer) => output.push(b.toString('utf8')));
   child.stderr!.on('data', (b: Buffer) => output.push(b.toString('utf8')));
   children.push(child);

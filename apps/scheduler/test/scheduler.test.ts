@@ -1,6 +1,7 @@
 /**
  * The scheduler keeps one BullMQ job scheduler per enabled connector schedule in step with MongoDB
  * (created, changed, removed within 5 s), and two scheduler processes never produce two jobs for one slot.
+ * The processes run the scheduler's bundle, as `npm start` and the Docker image do (scripts/apps.mjs).
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { createConnector, createStore, ensureIndexes } from '@qpc/store';
 import { testMongo, testRedis, waitFor } from '@qpc/testing';
 import { schedulerId } from '@qpc/jobs';
 import { connectionOptions } from '@qpc/worker-kit';
+import { appArgs, buildApps } from '../../../scripts/apps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -27,8 +29,9 @@ t.test('schedules follow MongoDB within 5 s; two schedulers, one job per slot', 
   t.teardown(async () => {
     await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : (p.once('exit', r), p.kill('SIGTERM'))))));
   });
+  await buildApps(['scheduler']);
   for (let i = 0; i < 2; i++) {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'apps/scheduler/src/main.ts'], {
+    const p = spawn(process.execPath, appArgs('scheduler'), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, MONGO_URL: url, QPC_QUEUE_PREFIX: prefix, QPC_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -23,6 +23,7 @@ import { createSecretBox } from '@qpc/secrets';
 import { createConnector, createStore, ensureIndexes, isTerminal, keyedUpdate } from '@qpc/store';
 import { deletePrefix, mongoUrlFor, serviceUrls } from '@qpc/testing';
 import { connectionOptions } from '@qpc/worker-kit';
+import { appArgs, buildApps } from '../../../scripts/apps.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const full = process.env.QPC_BENCH_FULL === '1';
@@ -60,9 +61,10 @@ const env = {
 };
 const apps = ['worker-fetch', 'worker-parse', 'worker-upsert'] as const;
 const procs = new Map<string, ChildProcess>();
+await buildApps(apps);
 for (const app of apps) {
-  // the apps' Node flags, as scripts/start.mjs and the Dockerfile run them
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', path.join('apps', app, 'src', 'main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // the workers' bundles with the Node flags `npm start` and the Docker image use
+  const child = spawn(process.execPath, appArgs(app), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.set(app, child);
 }
 await new Promise((r) => setTimeout(r, 4000));
