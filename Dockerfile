@@ -16,6 +16,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
   && (chown -R node:node /app/.qpc 2>/dev/null || true)
 COPY --from=build /app/apps ./apps
 USER node
-# the Node flags of scripts/apps.mjs (a smaller young generation: lower peak memory)
-ENTRYPOINT ["node", "--max-semi-space-size=4"]
+# the Node flags of scripts/apps.mjs (V8's young and old generations capped: lower peak memory); a larger
+# heap for one service: command: ["--max-old-space-size=512", "apps/worker-parse/dist/main.mjs"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=192"]
 CMD ["apps/api/dist/main.mjs"]

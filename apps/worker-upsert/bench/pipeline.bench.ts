@@ -62,9 +62,11 @@ const env = {
 const apps = ['worker-fetch', 'worker-parse', 'worker-upsert'] as const;
 const procs = new Map<string, ChildProcess>();
 await buildApps(apps);
+// QPC_BENCH_NODE_FLAGS: Node flags to try on the workers, before the usual ones (e.g. --max-old-space-size=96)
+const extraFlags = (process.env.QPC_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 for (const app of apps) {
   // the workers' bundles with the Node flags `npm start` and the Docker image use
-  const child = spawn(process.execPath, appArgs(app), { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...extraFlags, ...appArgs(app)], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.set(app, child);
 }
 await new Promise((r) => setTimeout(r, 4000));
