@@ -15,7 +15,8 @@
  * QPC_MAX_PENDING_BATCHES small upsert jobs per run in flight.
  *
  * Idempotent: a re-run (after a crash) re-reads the file from the start and produces the same batches
- * with the same seq; staging keeps batches already written, and the upsert job ids dedupe.
+ * with the same seq; batches already staged are kept as they are (written or not), their upsert jobs are
+ * enqueued again and the job ids dedupe.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
@@ -32,6 +33,7 @@ import {
   reviveRun,
   setProgress,
   stageBatch,
+  stagedSeqs,
   startStage,
   StoreError,
   type Store,
@@ -100,6 +102,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   const hostKeys = createHostKeyResolver(store, network);
   // hosts known only by IP, looked for when a host with a host id has that IP (read once, not per batch)
   const ipOnly = await ipOnlyHostKeys(store, network);
+  // batches an earlier attempt staged (see stagedSeqs): staged again as no-ops, without waiting, and their
+  // upsert jobs enqueued again (the job ids dedupe)
+  const staged = await stagedSeqs(store, runId);
 
   const flush = async () => {
     if (findings.length === 0 && newHosts.length === 0) return;
@@ -115,8 +120,10 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     for (const h of keyed.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     // backpressure: look again after pollMs, doubling up to 1 s while the writers are behind (each look
     // is a count over the staged batches)
-    for (let wait = pollMs; (await pendingBatches(store, runId)) >= deps.maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) await sleep(wait);
-    await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
+    if (!staged.has(seq)) {
+      for (let wait = pollMs; (await pendingBatches(store, runId)) >= deps.maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) await sleep(wait);
+      await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
+    }
     await deps.enqueueUpsert(runId, connectorId, seq);
     seq++;
     newHosts = [];

@@ -92,6 +92,17 @@ export async function batchStats(store: Store, runId: string): Promise<BatchStat
 }
 
 /** Batches staged and not yet written or failed: what the parser's backpressure counts. */
+/**
+ * The seqs of a run's batches staged so far. A parse re-run after a crash stages the same batches with the
+ * same seqs: those already staged skip the backpressure wait (they are counted in it already; the last
+ * one may have no upsert job yet, if the crash came between staging it and enqueueing its job, and waiting
+ * for it to be written would wait for ever).
+ */
+export async function stagedSeqs(store: Store, runId: string): Promise<Set<number>> {
+  const docs = await store.col.batches.find({ runId }, { projection: { seq: 1 } }).toArray();
+  return new Set(docs.map((d) => d.seq));
+}
+
 export async function pendingBatches(store: Store, runId: string): Promise<number> {
   return store.col.batches.countDocuments({ runId, done: null, failed: null });
 }

@@ -1,0 +1,65 @@
+/**
+ * A parse re-run after a crash between staging a batch and enqueueing its upsert job (the window a
+ * SIGKILL can hit): the re-run must enqueue that batch's job instead of waiting for it to be written, and
+ * end with every batch staged once and enqueued. Real MongoDB-wire server and GridFS; the writer is a
+ * stand-in that marks each enqueued batch written.
+ */
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { generateReport, reportSpec } from '@qpc/qualys-sim';
+import { createRun, createStore, ensureIndexes, markBatchDone, reportFileId, saveReportFile, type Store } from '@qpc/store';
+import { testMongo } from '@qpc/testing';
+import { createLogger } from '@qpc/worker-kit';
+import { parseRun, type ParseDeps } from '../src/parse.service.ts';
+
+const logger = createLogger('parse-test', 'silent');
+
+async function parsingRun(store: Store): Promise<string> {
+  const runId = randomUUID();
+  await createRun(store, { _id: runId, connectorId: 'c1', syncId: runId, trigger: 'on-demand', network: 'net-rerun', index: 0, report: { id: '801', title: 'QPC-T', launchedAt: null }, state: 'queued' });
+  const spec = reportSpec({ id: '801', title: 'QPC-T', seed: 801, size: { hosts: 12, controls: 5, instancesPerControl: 1, policies: 1 } });
+  const file = await saveReportFile(store, reportFileId(runId), generateReport(spec));
+  await store.col.runs.updateOne({ _id: runId }, { $set: { file: { ...file, etag: null }, state: 'parsing' } });
+  return runId;
+}
+
+t.test('a re-run enqueues the batch its crashed attempt staged but did not enqueue', async (t) => {
+  const { db } = await testMongo(t);
+  await ensureIndexes(db);
+  const store = createStore(db);
+  const runId = await parsingRun(store);
+  const base: Omit<ParseDeps, 'enqueueUpsert'> = { store, enqueueFinalize: async () => undefined, logger, batchSize: 10, maxPending: 1, pollMs: 20 };
+
+  // attempt 1 dies right after staging batch 0, before its job is enqueued
+  await t.rejects(
+    parseRun({ ...base, enqueueUpsert: async () => Promise.reject(new Error('killed')) }, runId),
+    { message: 'killed' },
+  );
+  t.same(await store.col.batches.find({ runId }, { projection: { seq: 1, done: 1 } }).toArray(), [{ _id: `${runId}:0`, seq: 0, done: null }], 'batch 0 staged, not written');
+
+  // attempt 2: each enqueued batch is written a moment later (a writer stand-in)
+  const enqueued: number[] = [];
+  const writes: Promise<void>[] = [];
+  const rerun = parseRun(
+    {
+      ...base,
+      enqueueUpsert: async (_run, _connector, seq) => {
+        enqueued.push(seq);
+        writes.push(new Promise<void>((r) => setTimeout(r, 10)).then(() => markBatchDone(store, runId, seq, { hosts: 0, findings: 0, pending: 0, created: 0, createdBefore: 0 })));
+      },
+    },
+    runId,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<'stuck'>((r) => (timer = setTimeout(() => r('stuck'), 20_000)));
+  const result = await Promise.race([rerun, stuck]);
+  clearTimeout(timer);
+  await Promise.all(writes);
+  t.not(result, 'stuck', 'the re-run finished (it did not wait for batch 0 to be written)');
+  if (result === 'stuck') return;
+  t.equal(result.outcome, 'done');
+  const batches = await store.col.batches.find({ runId }).sort({ seq: 1 }).toArray();
+  t.ok(batches.length > 2, `several batches (${batches.length})`);
+  t.same(enqueued, batches.map((b) => b.seq), 'every batch enqueued once, batch 0 included, in order');
+  t.equal((await store.col.runs.findOne({ _id: runId }))?.state, 'writing', 'the run moved on to writing');
+});
