@@ -1,6 +1,8 @@
 /** Connectors over HTTP: create, validation, duplicates, write-only encrypted password, edit, delete, purge. */
 import t from 'tap';
+import { Readable } from 'node:stream';
 import { schedulerId } from '@qpc/jobs';
+import { saveReportFile, stageBatch } from '@qpc/store';
 import { isEncryptedValue } from '@qpc/secrets';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
 
@@ -154,6 +156,13 @@ t.test('delete removes the schedule, keeps the data unless purge=true', async (t
   };
   await seed(keep, 'net-keep');
   await seed(purge, 'net-purge');
+  // a failed run of the purged connector: its report file (kept for a retry) and a batch it staged
+  const { store } = api.deps;
+  const failedFile = await saveReportFile(store, `file-failed-${purge}`, Readable.from([Buffer.from('<POLICY_REPORT/>')]));
+  await store.col.runs.insertOne({ _id: `run-failed-${purge}`, connectorId: purge, state: 'failed', createdAt: new Date(), file: { ...failedFile, etag: null } } as never);
+  await stageBatch(store, `run-failed-${purge}`, 0, [], []);
+  const ingestedFile = await saveReportFile(store, `file-ingested-${purge}`, Readable.from([Buffer.from('<POLICY_REPORT/>')]));
+  await store.col.reports.insertOne({ _id: `${purge}:r2`, connectorId: purge, reportId: 'r2', fileId: ingestedFile.id } as never);
 
   t.equal((await api.call('DELETE', `/api/connectors/${keep}`, { token: VIEWER })).status, 403);
   const d = await api.call('DELETE', `/api/connectors/${keep}`);
@@ -166,7 +175,9 @@ t.test('delete removes the schedule, keeps the data unless purge=true', async (t
   const p = await api.call('DELETE', `/api/connectors/${purge}?purge=true`);
   t.equal(p.status, 200);
   t.equal(p.json.scheduleRemoved, 2);
-  t.match(p.json.purged, { runs: 1, reports: 1, hosts: 1, findings: 1, networkPurged: true });
+  t.match(p.json.purged, { runs: 2, reports: 2, files: 2, hosts: 1, findings: 1, networkPurged: true });
+  t.equal(await store.bucket.find({ _id: { $in: [failedFile.id, ingestedFile.id] } as never }).toArray().then((f) => f.length), 0, 'the failed run\'s and the ingested report\'s files are gone');
+  t.equal(await store.col.batches.countDocuments({ runId: `run-failed-${purge}` }), 0, 'no staged batch left');
   t.equal(await api.deps.store.col.findings.countDocuments({ network: 'net-purge' }), 0);
   const left = (await api.deps.queues.sync.getJobSchedulers()).map((s) => s.key);
   t.same(left, [], 'no schedule left');

@@ -2,7 +2,8 @@
  * What goes with a deleted connector. Its schedule, always: the BullMQ job schedulers of the sync
  * queue that carry its id (found by their data, so this does not depend on how the scheduler app
  * names them; the scheduler app would also drop them within seconds since the connector is gone).
- * Its data only on purge: runs and ingested-report records (and their stored files); and the
+ * Its data only on purge: runs (their stored report files and staged batches) and ingested-report
+ * records (and their files); and the
  * network's hosts and findings when no other connector feeds the same network (hosts and findings
  * belong to the network, not to one connector).
  */
@@ -36,16 +37,24 @@ export interface PurgeResult {
 
 export async function purgeConnectorData(deps: ServerDeps, doc: ConnectorDoc): Promise<PurgeResult> {
   const { col, bucket } = deps.store;
+  // stored report files: those of ingested reports and those of runs that never got that far (a failed
+  // or partial run keeps its file for a retry)
   const reports = await col.reports.find({ connectorId: doc._id }, { projection: { fileId: 1 } }).toArray();
+  const runDocs = await col.runs.find({ connectorId: doc._id }, { projection: { _id: 1, file: 1 } }).toArray();
+  const fileIds = new Set<string>();
+  for (const r of reports) if (r.fileId) fileIds.add(r.fileId);
+  for (const r of runDocs) if (r.file?.id) fileIds.add(r.file.id);
   let files = 0;
-  for (const r of reports) {
-    if (!r.fileId) continue;
-    const f = await bucket.find({ _id: r.fileId as never }).toArray();
+  for (const id of fileIds) {
+    const f = await bucket.find({ _id: id as never }).toArray();
     if (f.length) {
-      await bucket.delete(r.fileId as never);
+      await bucket.delete(id as never);
       files += 1;
     }
   }
+  // write batches a run staged and did not get to write
+  const runIds = runDocs.map((r) => r._id);
+  if (runIds.length) await col.batches.deleteMany({ runId: { $in: runIds } });
   const runs = (await col.runs.deleteMany({ connectorId: doc._id })).deletedCount;
   const reportsDeleted = (await col.reports.deleteMany({ connectorId: doc._id })).deletedCount;
   const shared = await col.connectors.countDocuments({ network: doc.network, _id: { $ne: doc._id } });
