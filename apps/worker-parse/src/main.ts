@@ -1,7 +1,7 @@
 /** worker-parse: streams stored reports through the parser and stages write batches (parse queue). */
 import { loadConfig } from '@qpc/config';
 import { createEnqueuer, jobIds } from '@qpc/jobs';
-import { connectStore } from '@qpc/store';
+import { connectStore, sweepReportTempDirs } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
 import { parseFinalFailure, parseHandler } from './processors.ts';
 
@@ -11,6 +11,9 @@ const redis = createRedis(config.REDIS_URL, 'client', logger);
 await assertNoEviction(redis);
 await redis.quit();
 const { client: mongo, store } = await connectStore(config.MONGO_URL);
+// report copies left by a parse worker killed while reading (each the size of its report)
+const swept = await sweepReportTempDirs();
+if (swept.length) logger.warn({ removed: swept.length }, 'removed temporary report copies of stopped processes');
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 
 const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>

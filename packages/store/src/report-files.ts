@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -105,7 +105,8 @@ export async function usableReportFile(store: Store, file: { id: string; length:
  *   chunks cost one read of every stored report per 2 MB: 17 s each for a 277 MB report, about 2,000 s
  *   in all; the copy reads it once.
  * The temporary file (under the OS temp folder, the size of the report) is removed when the reader ends,
- * fails or is closed early.
+ * fails or is closed early; its folder is named after the process (`qpc-report-<pid>-...`) so that
+ * sweepReportTempDirs can remove what a killed process left.
  */
 export async function* readReportFile(store: Store, id: string, opts: { tmpDir?: string } = {}): AsyncGenerator<Buffer> {
   const chunks = store.db.collection<{ files_id: string; n: number; data: { buffer: Uint8Array } }>(`${REPORT_BUCKET}.chunks`);
@@ -114,7 +115,7 @@ export async function* readReportFile(store: Store, id: string, opts: { tmpDir?:
   const length = Number(file.length);
   const chunkSize = Number(file.chunkSize);
   const total = Math.ceil(length / chunkSize);
-  const dir = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'qpc-report-'));
+  const dir = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
   try {
     const local = path.join(dir, 'report');
     const out = await open(local, 'w');
@@ -142,6 +143,44 @@ export async function* readReportFile(store: Store, id: string, opts: { tmpDir?:
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+const TEMP_PREFIX = 'qpc-report-';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // it exists, owned by another user
+  }
+}
+
+/**
+ * Remove the temporary report copies (see readReportFile) of processes that are gone: a worker killed
+ * while reading leaves a file the size of the report. Call it at start, before reading anything: a
+ * folder named after this process's own pid is then a previous life's (a container's first process
+ * always has the same pid). Folders of live processes and anything else in the folder are left alone.
+ * The folder must not be shared with processes of another PID namespace (another container).
+ */
+export async function sweepReportTempDirs(tmpDir: string = os.tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(tmpDir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^qpc-report-(\d+)-[^/]+$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    const dir = path.join(tmpDir, name);
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 export function openReportFile(store: Store, id: string): Readable {

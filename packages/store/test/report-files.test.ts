@@ -1,11 +1,13 @@
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { testMongo } from '@qpc/testing';
-import { createStore, readReportFile, REPORT_BUCKET, saveReportFile, StoreError, type Store } from '../src/index.ts';
+import { createStore, readReportFile, REPORT_BUCKET, saveReportFile, StoreError, sweepReportTempDirs, type Store } from '../src/index.ts';
 
 async function readAll(store: Store, id: string, tmpDir: string): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -72,4 +74,34 @@ t.test('a report with a chunk missing or damaged is refused before anything is r
     t.equal(parts, 0, `${code}: nothing handed to the consumer`);
   }
   t.same(await readdir(tmpDir), [], 'no temporary file left');
+});
+
+t.test('the temporary copies of killed processes are swept at start; those of live processes stay', async (t) => {
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'qpc-test-'));
+  t.teardown(() => rm(tmpDir, { recursive: true, force: true }));
+  // a process that makes its copy folder the way readReportFile names it, then waits to be killed
+  const holder = () => {
+    const child = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs'), path = require('node:path');
+      const dir = fs.mkdtempSync(path.join(${JSON.stringify(tmpDir)}, 'qpc-report-' + process.pid + '-'));
+      fs.writeFileSync(path.join(dir, 'report'), Buffer.alloc(100000));
+      console.log(path.basename(dir));
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return once(child.stdout, 'data').then(([d]) => ({ child, dir: String(d).trim() }));
+  };
+  const killed = await holder();
+  killed.child.kill('SIGKILL');
+  await once(killed.child, 'exit');
+  const live = await holder();
+  t.teardown(() => void live.child.kill('SIGKILL'));
+  // this process's own pid: a previous life of a container's first process
+  const own = `qpc-report-${process.pid}-abcdef`;
+  await mkdir(path.join(tmpDir, own));
+  await writeFile(path.join(tmpDir, 'qpc-report-notes'), 'not a copy folder');
+  await mkdir(path.join(tmpDir, 'other-123-x'));
+
+  const removed = await sweepReportTempDirs(tmpDir);
+  t.same(removed.map((d) => path.basename(d)).sort(), [killed.dir, own].sort(), 'the killed process\'s and the previous life\'s folders');
+  t.same((await readdir(tmpDir)).sort(), [live.dir, 'other-123-x', 'qpc-report-notes'].sort(), 'the live process\'s folder and other names stay');
+  t.same(await sweepReportTempDirs(path.join(tmpDir, 'absent')), [], 'a missing folder sweeps nothing');
 });
