@@ -19,6 +19,7 @@
  * enqueued again and the job ids dedupe.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getHeapStatistics } from 'node:v8';
 import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
 import {
   advanceRun,
@@ -50,6 +51,26 @@ export interface ParseDeps {
   progress?: (p: Record<string, number>) => Promise<void>;
   /** how often the backpressure wait polls (ms) */
   pollMs?: number;
+  /** most host records (host x policy) one report may have here; default: hostRecordLimit() */
+  maxHostRecords?: number;
+}
+
+/** Heap a kept host record costs, with its map entry (~800 bytes measured on 100,000 records), rounded up. */
+const HOST_RECORD_BYTES = 1024;
+
+/**
+ * How many host records (one per host and policy, kept for the whole report) fit in half of this
+ * process's V8 heap limit (--max-old-space-size): 192 MB, the apps' default, gives ~100,000. Past it the
+ * report is refused with a clear error rather than the worker dying out of memory in every retry.
+ */
+export function hostRecordLimit(): number {
+  return Math.floor((getHeapStatistics().heap_size_limit * 0.5) / HOST_RECORD_BYTES);
+}
+
+/** A report with more host records than this worker's heap may keep (see hostRecordLimit). */
+export class HostRecordLimitError extends Error {
+  override name = 'HostRecordLimitError';
+  readonly code = 'TOO_MANY_HOST_RECORDS';
 }
 
 export type ParseResult = { outcome: 'done' | 'skipped'; batches?: number; findings?: number; error?: string; reason?: string };
@@ -98,6 +119,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   let summary: SummaryRecord | null = null;
   const rejected = new Map<RejectReason, number>();
   const pollMs = deps.pollMs ?? 100;
+  const maxHostRecords = deps.maxHostRecords ?? hostRecordLimit();
   // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
   const hostKeys = createHostKeyResolver(store, network);
   // hosts known only by IP, looked for when a host with a host id has that IP (read once, not per batch)
@@ -136,12 +158,19 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     }
   };
 
-  let parseError: ReportError | null = null;
+  let parseError: ReportError | HostRecordLimitError | null = null;
   try {
     for await (const batch of parseReport(counted(), { batchSize: 500 })) {
       for (const rec of batch) {
         switch (rec.type) {
           case 'host':
+            if (hostsSeen.size >= maxHostRecords && !hostsSeen.has(`${rec.hostKey}|${rec.policyId}`)) {
+              const heapMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+              throw new HostRecordLimitError(
+                `the report has more than ${maxHostRecords} host records (host x policy), the most this parse worker keeps with a ${heapMb} MB heap; ` +
+                  'give worker-parse a larger heap (a later --max-old-space-size wins, about 2 MB more per 1,000 host records) and retry the run',
+              );
+            }
             // kept for the whole report, so kept as a copy: the parser's strings can be slices of the
             // chunk they were read from, and holding one would hold its whole chunk
             hostsSeen.set(`${rec.hostKey}|${rec.policyId}`, structuredClone(rec));
@@ -163,8 +192,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       }
     }
   } catch (err) {
-    // a refused report (cut, malformed): what was read is written, the run closes nothing
-    if (!(err instanceof ReportError)) throw err;
+    // a refused report (cut, malformed, too many hosts for this worker): what was read is written, the
+    // run closes nothing
+    if (!(err instanceof ReportError || err instanceof HostRecordLimitError)) throw err;
     parseError = err;
   }
   await flush();
@@ -182,7 +212,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     'counts.findingsParsed': s?.findings ?? 0,
     'counts.recordsRejected': s?.rejected ?? [...rejected.values()].reduce((a, b) => a + b, 0),
   };
-  if (parseError) set.error = { class: `ReportError:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
+  if (parseError) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
   await endStage(store, runId, 'parse');
   await advanceRun(store, runId, ['parsing'], 'writing', { set });
   await finalizeIfReady(store, runId, deps.enqueueFinalize);

@@ -5,23 +5,13 @@
  * stand-in that marks each enqueued batch written.
  */
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
-import { generateReport, reportSpec } from '@qpc/qualys-sim';
-import { createRun, createStore, ensureIndexes, markBatchDone, reportFileId, saveReportFile, type Store } from '@qpc/store';
+import { createStore, ensureIndexes, markBatchDone } from '@qpc/store';
 import { testMongo } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from '../src/parse.service.ts';
+import { parsingRun } from './fixtures.ts';
 
 const logger = createLogger('parse-test', 'silent');
-
-async function parsingRun(store: Store): Promise<string> {
-  const runId = randomUUID();
-  await createRun(store, { _id: runId, connectorId: 'c1', syncId: runId, trigger: 'on-demand', network: 'net-rerun', index: 0, report: { id: '801', title: 'QPC-T', launchedAt: null }, state: 'queued' });
-  const spec = reportSpec({ id: '801', title: 'QPC-T', seed: 801, size: { hosts: 12, controls: 5, instancesPerControl: 1, policies: 1 } });
-  const file = await saveReportFile(store, reportFileId(runId), generateReport(spec));
-  await store.col.runs.updateOne({ _id: runId }, { $set: { file: { ...file, etag: null }, state: 'parsing' } });
-  return runId;
-}
 
 t.test('a re-run enqueues the batch its crashed attempt staged but did not enqueue', async (t) => {
   const { db } = await testMongo(t);
