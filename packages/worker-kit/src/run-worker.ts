@@ -50,6 +50,18 @@ function isUnrecoverable(err: unknown): boolean {
   return err instanceof UnrecoverableError || (err as Error | undefined)?.name === 'UnrecoverableError';
 }
 
+/**
+ * An error that says retrying cannot help (`retryable: false`, as the Qualys client's and the store's
+ * errors carry: bad credentials, a report file removed by retention ...) fails its job for good at once,
+ * as an UnrecoverableError whose message names the code and whose cause is the original.
+ */
+export function unrecoverable(err: unknown): unknown {
+  const e = err as (Error & { code?: unknown; retryable?: unknown }) | undefined;
+  if (isUnrecoverable(err) || e?.retryable !== false) return err;
+  const code = typeof e.code === 'string' && !e.message.startsWith(e.code) ? `${e.code}: ` : '';
+  return Object.assign(new UnrecoverableError(`${code}${e.message}`), { cause: err });
+}
+
 /** The handler's attempt that just threw was the job's last one. */
 export function isFinalAttempt(job: Job, err: unknown): boolean {
   return isUnrecoverable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -90,7 +102,7 @@ export interface RunWorkerOptions<Q extends QueueName> {
 
 /**
  * A BullMQ worker whose jobs are checked against the catalogue: unknown job names and bad payloads are
- * UnrecoverableErrors (not retried); each job gets a child logger with its queue, id and attempt.
+ * UnrecoverableErrors (not retried), and so are handler errors marked `retryable: false`; each job gets a child logger with its queue, id and attempt.
  * A job that fails for good, by its handler or by stalling out, gets its onFinalFailure handler once
  * (at least once): see RunWorkerOptions.onFinalFailure. close() waits for those still running.
  */
@@ -134,7 +146,8 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
           logger,
           progress: (p) => job.updateProgress(p),
         });
-      } catch (err) {
+      } catch (caught) {
+        const err = unrecoverable(caught);
         if (isFinalAttempt(job, err) && (await finalFailure(job, data, err as Error, 'processor'))) handled.add(job);
         throw err;
       }

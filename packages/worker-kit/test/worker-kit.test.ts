@@ -12,6 +12,7 @@ import {
   ShutdownTimeoutError,
   startHeartbeat,
   JobStalledError,
+  rootCause,
   type FinalFailureContext,
 } from '../src/index.ts';
 
@@ -92,6 +93,49 @@ t.test('a bad payload fails once, without retries', async (t) => {
   const job = (await queue.getJob('bad'))!;
   t.equal(job.attemptsMade, 1, 'not retried');
   t.match(job.failedReason, /invalid payload for job parse/);
+});
+
+t.test('an error marked retryable: false fails its job at once, with its code; a retryable one is tried again', async (t) => {
+  const { redis, prefix, redisUrl } = await testRedis(t);
+  const { logger } = captureLogger();
+  const queue = new Queue('upsert', { connection: redis, prefix });
+  const attempts = new Map<string, number>();
+  const causes: unknown[] = [];
+  class CodedError extends Error {
+    constructor(
+      readonly code: string,
+      message: string,
+      readonly retryable: boolean,
+    ) {
+      super(message);
+    }
+  }
+  const worker = runWorker({
+    queue: 'upsert',
+    prefix,
+    logger,
+    connection: connectionOptions(redisUrl, 'worker'),
+    handlers: {
+      upsert: async (data) => {
+        attempts.set(data.runId, (attempts.get(data.runId) ?? 0) + 1);
+        throw new CodedError('SOME_CODE', `refused ${data.runId}`, data.runId === 'again');
+      },
+    },
+    onFinalFailure: {
+      upsert: async (_data, err) => void causes.push(rootCause(err)),
+    },
+  });
+  t.teardown(async () => {
+    await worker.close();
+    await queue.close();
+  });
+  await queue.add('upsert', { connectorId: 'c', runId: 'never', seq: 0 }, { jobId: 'n', attempts: 3 });
+  await queue.add('upsert', { connectorId: 'c', runId: 'again', seq: 0 }, { jobId: 'a', attempts: 3 });
+  await waitFor(async () => (await queue.getJobState('n')) === 'failed' && (await queue.getJobState('a')) === 'failed');
+  t.equal(attempts.get('never'), 1, 'not retryable: one attempt of 3');
+  t.equal(attempts.get('again'), 3, 'retryable: every attempt');
+  t.equal((await queue.getJob('n'))?.failedReason, 'SOME_CODE: refused never', 'the reason names the code');
+  t.ok(causes.every((c) => c instanceof CodedError) && causes.length === 2, 'the final-failure handlers see the original errors');
 });
 
 t.test('onFinalFailure: called once, on the last attempt only, with the handler\'s error', async (t) => {
