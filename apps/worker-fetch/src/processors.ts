@@ -3,8 +3,6 @@
  * the run by the final-failure handlers, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for
  * a job failed by stalling out.
  */
-import { UnrecoverableError } from 'bullmq';
-import { isQualysError } from '@qpc/qualys-client';
 import { continueSync, failRun, getRun, type Store } from '@qpc/store';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { planSync, recordSyncFailure, type SyncDeps } from './sync.service.ts';
@@ -15,20 +13,11 @@ export function errorClass(err: unknown): string {
   return [e.name ?? 'Error', e.code].filter((x) => x !== undefined).join(':');
 }
 
-/** Bad credentials and other non-retryable Qualys answers are not worth retrying (the original is the cause). */
-function permanent(err: unknown): unknown {
-  if (isQualysError(err) && !err.retryable) return Object.assign(new UnrecoverableError(err.message), { cause: err });
-  return err;
-}
-
+/** Bad credentials and other answers marked not retryable fail the job at once (runWorker). */
 export function syncHandler(deps: SyncDeps): Handler<'sync'> {
   return async (data, { job }) => {
-    try {
-      const r = await planSync(deps, String(job.id), data);
-      return { outcome: r.outcome === 'joined' ? 'skipped' : 'done', result: r.outcome, syncId: r.syncId };
-    } catch (err) {
-      throw permanent(err);
-    }
+    const r = await planSync(deps, String(job.id), data);
+    return { outcome: r.outcome === 'joined' ? 'skipped' : 'done', result: r.outcome, syncId: r.syncId };
   };
 }
 
@@ -41,13 +30,7 @@ export function syncFinalFailure(deps: Pick<SyncDeps, 'store'>): FinalFailureHan
 }
 
 export function fetchHandler(deps: FetchDeps): Handler<'fetch'> {
-  return async (data, { progress }) => {
-    try {
-      return await fetchRun({ ...deps, progress: (p) => progress(p) }, data.runId);
-    } catch (err) {
-      throw permanent(err);
-    }
-  };
+  return async (data, { progress }) => fetchRun({ ...deps, progress: (p) => progress(p) }, data.runId);
 }
 
 /** A download that failed for good: the run is failed (a run already ended is left as it is), the sync goes on. */

@@ -3,25 +3,13 @@
  * nothing: parseFinalFailure, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for a job failed
  * by stalling out.
  */
-import { UnrecoverableError } from 'bullmq';
-import { finalizeIfReady, StoreError } from '@qpc/store';
+import { finalizeIfReady } from '@qpc/store';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from './parse.service.ts';
 
-/** A store error that says retrying cannot help (e.g. the report file was removed by retention); the original is the cause. */
-function permanent(err: unknown): unknown {
-  if (err instanceof StoreError && !err.retryable) return Object.assign(new UnrecoverableError(`${err.code}: ${err.message}`), { cause: err });
-  return err;
-}
-
+/** A store error marked not retryable (e.g. the report file was removed by retention) fails the job at once (runWorker). */
 export function parseHandler(deps: ParseDeps): Handler<'parse'> {
-  return async (data, { progress }) => {
-    try {
-      return await parseRun({ ...deps, progress: (p) => progress(p) }, data.runId);
-    } catch (caught) {
-      throw permanent(caught);
-    }
-  };
+  return async (data, { progress }) => parseRun({ ...deps, progress: (p) => progress(p) }, data.runId);
 }
 
 /**

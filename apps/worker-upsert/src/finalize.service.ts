@@ -4,7 +4,7 @@
  * goes on first: a retention sweep that fails retries this job (finalize is idempotent) without
  * holding up the next report; the files of runs in progress are never pruned.
  */
-import { continueSync, DEFAULT_REPORT_RETENTION, endStage, finalizeRun, isTerminal, pruneReportFiles, type Store } from '@qpc/store';
+import { continueSync, DEFAULT_REPORT_RETENTION, endStage, finalizeRun, getRun, isTerminal, pruneReportFiles, reviveRun, type Store } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface FinalizeDeps {
@@ -17,6 +17,12 @@ export interface FinalizeDeps {
 }
 
 export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ outcome: 'done'; state: string }> {
+  const before = await getRun(deps.store, runId);
+  if (before.state === 'failed' && before.error?.stage === 'finalize' && before.error.class !== 'RUN_INCOMPLETE') {
+    // a finalize job that failed for good, retried (Bull Board): the run it failed is revived and finalized
+    // (an incomplete run's own end is not a failure: it stays as it is)
+    await reviveRun(deps.store, runId, 'writing');
+  }
   await endStage(deps.store, runId, 'write');
   const run = await finalizeRun(deps.store, runId, { threshold: deps.urbaThreshold });
   await continueSync(deps.store, run.syncId, run.connectorId, deps.enqueueFetch);

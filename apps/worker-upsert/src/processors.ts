@@ -3,8 +3,8 @@
  * closes nothing. A run whose finalize fails for good is failed and its sync goes on. The final-failure
  * handlers run through @qpc/worker-kit's runWorker (onFinalFailure), also for jobs failed by stalling out.
  */
-import { continueSync, failRun, finalizeIfReady, getRun, markBatchFailed } from '@qpc/store';
-import type { FinalFailureHandler, Handler } from '@qpc/worker-kit';
+import { continueSync, failRun, finalizeIfReady, getRun, markBatchFailed, StoreError } from '@qpc/store';
+import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { upsertBatch, type UpsertDeps } from './upsert.service.ts';
 import { finalize, type FinalizeDeps } from './finalize.service.ts';
 
@@ -12,9 +12,15 @@ export function upsertHandler(deps: UpsertDeps): Handler<'upsert'> {
   return async (data) => upsertBatch(deps, data.runId, data.seq);
 }
 
-/** The batch is failed (only if not written: idempotent); the run finalizes once no batch is pending. */
+/**
+ * The batch is failed (only if not written: idempotent); the run finalizes once no batch is pending. A
+ * retried batch whose run could not be revived (reviveRun: superseded, or its connector kept busy) is left
+ * as it was, with its own failure.
+ */
 export function upsertFinalFailure(deps: Pick<UpsertDeps, 'store' | 'enqueueFinalize'>): FinalFailureHandler<'upsert'> {
   return async (data, err) => {
+    const cause = rootCause(err);
+    if (cause instanceof StoreError && (cause.code === 'RUN_SUPERSEDED' || cause.code === 'SYNC_BUSY')) return;
     await markBatchFailed(deps.store, data.runId, data.seq, `${err.name}: ${err.message}`);
     await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
   };

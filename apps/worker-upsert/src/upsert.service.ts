@@ -7,6 +7,7 @@ import {
   finalizeIfReady,
   getBatch,
   getRun,
+  isTerminal,
   markBatchDone,
   reviveRun,
   writeBatch,
@@ -31,9 +32,10 @@ export async function upsertBatch(deps: UpsertDeps, runId: string, seq: number):
   }
   let run = await getRun(store, runId);
   if (run.state === 'failed' || run.state === 'partial') {
-    // a failed batch retried (Bull Board): the run is revived and finalized again afterwards
-    await clearBatchFailure(store, runId, seq);
-    run = (await reviveRun(store, runId, 'writing')) ?? run;
+    // a failed batch retried (Bull Board): the run is revived (or was, by another retried batch) and
+    // finalized again afterwards; its failure mark goes once the run is in progress again
+    run = (await reviveRun(store, runId, 'writing')) ?? (await getRun(store, runId));
+    if (!isTerminal(run.state)) await clearBatchFailure(store, runId, seq);
   }
   if (!['parsing', 'writing', 'finalizing'].includes(run.state)) return { outcome: 'skipped', reason: `run is ${run.state}` };
   const r = await writeBatch(store, { runId, network: run.network }, batch.hosts, batch.findings);

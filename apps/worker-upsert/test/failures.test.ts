@@ -306,3 +306,31 @@ t.test('a malformed report (XML broken in the middle): run partial, parked chang
   );
   t.comment(`since the start of the file: ${Date.now() - started} ms`);
 });
+
+t.test('retrying the failed batch of a run a later run superseded (Bull Board): refused at once, nothing changes', async (t) => {
+  const partial = await stack.store.col.runs.findOne({ connectorId, reportId: '712', state: 'partial' });
+  t.ok(partial, 'the run of the failed batch');
+  if (!partial) return;
+  const queue = stack.enqueuer.queue('upsert');
+  const job = (await queue.getFailed()).find((j) => j.data.runId === partial._id);
+  t.ok(job, 'its failed upsert job');
+  if (!job) return;
+  const before = { statuses: await statuses(stack.store, NETWORK), batch: await stack.store.col.batches.findOne({ runId: partial._id, seq: job.data.seq }, { projection: { records: 0 } }) };
+  const attempts = job.attemptsMade;
+  await job.retry();
+  const again = await waitFor(
+    async () => {
+      const j = await queue.getJob(String(job.id));
+      return j && (await j.getState()) === 'failed' && j.failedReason !== job.failedReason ? j : null;
+    },
+    30_000,
+    100,
+  );
+  t.match(again.failedReason, /^RUN_SUPERSEDED: run \S+ \(report 712\) is not retried: a later run of its connector \(run \S+, report 713\) has written since/, `the job says why: ${again.failedReason}`);
+  t.ok(again.attemptsMade <= attempts + 1, `one attempt, no retries (attempts made ${attempts} -> ${again.attemptsMade})`);
+  const run = await stack.store.col.runs.findOne({ _id: partial._id });
+  t.match(run, { state: 'partial', resumes: partial.resumes, error: partial.error }, 'the run is as it was');
+  t.same(await stack.store.col.batches.findOne({ runId: partial._id, seq: job.data.seq }, { projection: { records: 0 } }), before.batch, 'the batch keeps its own failure');
+  t.same(await statuses(stack.store, NETWORK), before.statuses, 'every finding: status and history unchanged');
+  t.equal(await stack.store.col.syncLocks.countDocuments({ _id: connectorId }), 0, 'no sync lock left behind');
+});

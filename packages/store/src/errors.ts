@@ -4,6 +4,8 @@ export class StoreError extends Error {
     readonly code:
       | 'RUN_NOT_FOUND'
       | 'RUN_STATE_CONFLICT'
+      | 'RUN_SUPERSEDED'
+      | 'SYNC_BUSY'
       | 'CONNECTOR_NOT_FOUND'
       | 'CONNECTOR_NAME_TAKEN'
       | 'BATCH_NOT_FOUND'

@@ -129,15 +129,6 @@ export async function advanceRun(
   return null;
 }
 
-/** Revive a failed or partial run for a retried job: counts the resume, clears the error. */
-export async function reviveRun(store: Store, runId: string, to: RunState, now = new Date()): Promise<RunDoc | null> {
-  return store.col.runs.findOneAndUpdate(
-    { _id: runId, state: { $in: ['failed', 'partial'] } },
-    { $set: { state: to, updatedAt: now, endedAt: null, error: null }, $inc: { resumes: 1 } },
-    { returnDocument: 'after' },
-  );
-}
-
 export async function startStage(store: Store, runId: string, stage: Stage, now = new Date()): Promise<void> {
   await store.col.runs.updateOne(
     { _id: runId, [`timings.${stage}.startedAt`]: null },
