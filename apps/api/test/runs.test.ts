@@ -94,6 +94,13 @@ t.test('one run', async (t) => {
   t.same(r.json.error.class, 'QUALYS_BAD_CREDENTIALS');
   t.same(r.json.qualys, { calls: 3, conflicts409: 0, waitedSec: 0 });
   t.ok(r.json.timings.fetch);
+  t.equal(r.json.file, null, 'no report file stored');
+  t.equal(r.json.resumes, 0);
+  const purgedAt = new Date('2026-11-03T00:00:00Z');
+  await api.deps.store.col.runs.updateOne({ _id: 'run-002' }, { $set: { resumes: 2, file: { id: 'file-run-002', length: 1234, sha256: 'ab'.repeat(32), etag: null, purgedAt } } });
+  const p = await api.call('GET', '/api/runs/run-002', { token: VIEWER });
+  t.same(p.json.file, { length: 1234, sha256: 'ab'.repeat(32), purgedAt: purgedAt.toISOString() }, 'the stored file, and when retention removed it');
+  t.equal(p.json.resumes, 2, 'times revived by a retried job');
   t.equal((await api.call('GET', '/api/runs/none', { token: VIEWER })).status, 404);
 });
 

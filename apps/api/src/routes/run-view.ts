@@ -22,6 +22,10 @@ export function runView(d: RunDoc) {
     skipped: d.skipped,
     qualys: d.qualys,
     progress: d.progress,
+    // the stored report file: removed by report retention once purgedAt is set (a retried parse then refuses)
+    file: d.file ? { length: d.file.length, sha256: d.file.sha256, purgedAt: d.file.purgedAt ?? null } : null,
+    /** times the run was revived by a retried job */
+    resumes: d.resumes ?? 0,
     urba: d.urba,
     review: d.review,
     error: d.error,
