@@ -7,8 +7,8 @@
  * Size: QPC_BENCH_HOSTS x QPC_BENCH_CONTROLS (1 instance, 1 policy). The issue's size is 10,000 x 100
  * (1M findings, QPC_BENCH_FULL=1); the default is small so that a run takes a minute. On FerretDB 1.24
  * (SQLite) the server's insert rate falls as the collection grows (1,300/s into an empty one, ~800/s at
- * 100,000) and the ceiling is measured on at most QPC_BENCH_CEILING_DOCS documents. Figures: README,
- * Performance.
+ * 100,000) and the ceiling is measured on at most QPC_BENCH_CEILING_DOCS documents (default 100,000;
+ * every document with QPC_BENCH_FULL=1). Figures: README, Performance.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';

@@ -41,7 +41,7 @@ export async function reviveRun(store: Store, runId: string, to: RunState, now =
   if (!lock.acquired || busy) {
     throw new StoreError(
       'SYNC_BUSY',
-      `run ${runId} is not retried yet: connector ${run.connectorId} is syncing (${lock.acquired ? `run ${busy?._id} of the same sync` : `sync ${lock.holder.syncId}`}); it is tried again after a while`,
+      `run ${runId} is not retried yet: connector ${run.connectorId} is syncing (${lock.acquired ? `run ${busy?._id} of the same sync` : `sync ${lock.holder.syncId}`}); the job tries again with backoff, or retry it once that sync has ended`,
       true,
     );
   }
