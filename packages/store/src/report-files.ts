@@ -108,6 +108,10 @@ export async function usableReportFile(store: Store, file: { id: string; length:
  * fails or is closed early; its folder is named after the process (`qpc-report-<pid>-...`) so that
  * sweepReportTempDirs can remove what a killed process left.
  */
+/** The folder of a temporary report copy: `qpc-report-<pid>-<random>`. */
+const TEMP_PREFIX = 'qpc-report-';
+const TEMP_DIR = new RegExp(`^${TEMP_PREFIX}(\\d+)-[^/]+$`);
+
 export async function* readReportFile(store: Store, id: string, opts: { tmpDir?: string } = {}): AsyncGenerator<Buffer> {
   const chunks = store.db.collection<{ files_id: string; n: number; data: { buffer: Uint8Array } }>(`${REPORT_BUCKET}.chunks`);
   const file = await store.db.collection(`${REPORT_BUCKET}.files`).findOne({ _id: id as never });
@@ -145,8 +149,6 @@ export async function* readReportFile(store: Store, id: string, opts: { tmpDir?:
   }
 }
 
-const TEMP_PREFIX = 'qpc-report-';
-
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -172,7 +174,7 @@ export async function sweepReportTempDirs(tmpDir: string = os.tmpdir()): Promise
     return removed;
   }
   for (const name of names) {
-    const m = /^qpc-report-(\d+)-[^/]+$/.exec(name);
+    const m = TEMP_DIR.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid !== process.pid && processAlive(pid)) continue;

@@ -102,7 +102,8 @@ export interface RunWorkerOptions<Q extends QueueName> {
 
 /**
  * A BullMQ worker whose jobs are checked against the catalogue: unknown job names and bad payloads are
- * UnrecoverableErrors (not retried), and so are handler errors marked `retryable: false`; each job gets a child logger with its queue, id and attempt.
+ * UnrecoverableErrors (not retried), and so are handler errors marked `retryable: false` (unrecoverable());
+ * each job gets a child logger with its queue, id and attempt.
  * A job that fails for good, by its handler or by stalling out, gets its onFinalFailure handler once
  * (at least once): see RunWorkerOptions.onFinalFailure. close() waits for those still running.
  */

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Writable } from 'node:stream';
-import { testRedis, TcpProxy, waitFor } from '@qpc/testing';
+import { testRedis, TcpProxy, waitFor, type Teardown } from '@qpc/testing';
 import {
   runWorker,
   closeAll,
@@ -14,6 +14,8 @@ import {
   JobStalledError,
   rootCause,
   type FinalFailureContext,
+  type FinalFailureHandler,
+  type Handler,
 } from '../src/index.ts';
 
 function captureLogger() {
@@ -95,10 +97,20 @@ t.test('a bad payload fails once, without retries', async (t) => {
   t.match(job.failedReason, /invalid payload for job parse/);
 });
 
-t.test('an error marked retryable: false fails its job at once, with its code; a retryable one is tried again', async (t) => {
+/** An upsert queue and a worker on it with these handlers (on a fresh prefix); both closed after the test. */
+async function upsertWorker(t: Teardown, upsert: Handler<'upsert'>, onFinal: FinalFailureHandler<'upsert'>): Promise<Queue> {
   const { redis, prefix, redisUrl } = await testRedis(t);
   const { logger } = captureLogger();
   const queue = new Queue('upsert', { connection: redis, prefix });
+  const worker = runWorker({ queue: 'upsert', prefix, logger, connection: connectionOptions(redisUrl, 'worker'), handlers: { upsert }, onFinalFailure: { upsert: onFinal } });
+  t.teardown(async () => {
+    await worker.close();
+    await queue.close();
+  });
+  return queue;
+}
+
+t.test('an error marked retryable: false fails its job at once, with its code; a retryable one is tried again', async (t) => {
   const attempts = new Map<string, number>();
   const causes: unknown[] = [];
   class CodedError extends Error {
@@ -110,25 +122,14 @@ t.test('an error marked retryable: false fails its job at once, with its code; a
       super(message);
     }
   }
-  const worker = runWorker({
-    queue: 'upsert',
-    prefix,
-    logger,
-    connection: connectionOptions(redisUrl, 'worker'),
-    handlers: {
-      upsert: async (data) => {
-        attempts.set(data.runId, (attempts.get(data.runId) ?? 0) + 1);
-        throw new CodedError('SOME_CODE', `refused ${data.runId}`, data.runId === 'again');
-      },
+  const queue = await upsertWorker(
+    t,
+    async (data) => {
+      attempts.set(data.runId, (attempts.get(data.runId) ?? 0) + 1);
+      throw new CodedError('SOME_CODE', `refused ${data.runId}`, data.runId === 'again');
     },
-    onFinalFailure: {
-      upsert: async (_data, err) => void causes.push(rootCause(err)),
-    },
-  });
-  t.teardown(async () => {
-    await worker.close();
-    await queue.close();
-  });
+    async (_data, err) => void causes.push(rootCause(err)),
+  );
   await queue.add('upsert', { connectorId: 'c', runId: 'never', seq: 0 }, { jobId: 'n', attempts: 3 });
   await queue.add('upsert', { connectorId: 'c', runId: 'again', seq: 0 }, { jobId: 'a', attempts: 3 });
   await waitFor(async () => (await queue.getJobState('n')) === 'failed' && (await queue.getJobState('a')) === 'failed');
@@ -139,32 +140,18 @@ t.test('an error marked retryable: false fails its job at once, with its code; a
 });
 
 t.test('onFinalFailure: called once, on the last attempt only, with the handler\'s error', async (t) => {
-  const { redis, prefix, redisUrl } = await testRedis(t);
-  const { logger } = captureLogger();
-  const queue = new Queue('upsert', { connection: redis, prefix });
   let attempts = 0;
   const calls: { data: unknown; err: Error; via: FinalFailureContext['via'] }[] = [];
-  const worker = runWorker({
-    queue: 'upsert',
-    prefix,
-    logger,
-    connection: connectionOptions(redisUrl, 'worker'),
-    handlers: {
-      upsert: async () => {
-        attempts++;
-        throw new Error(`boom ${attempts}`);
-      },
+  const queue = await upsertWorker(
+    t,
+    async () => {
+      attempts++;
+      throw new Error(`boom ${attempts}`);
     },
-    onFinalFailure: {
-      upsert: async (data, err, { via }) => {
-        calls.push({ data, err, via });
-      },
+    async (data, err, { via }) => {
+      calls.push({ data, err, via });
     },
-  });
-  t.teardown(async () => {
-    await worker.close();
-    await queue.close();
-  });
+  );
   await queue.add('upsert', { connectorId: 'c', runId: 'r', seq: 3 }, { jobId: 'u', attempts: 3 });
   await waitFor(async () => (await queue.getJobState('u')) === 'failed');
   await new Promise((r) => setTimeout(r, 300)); // a second (event) call would come now
