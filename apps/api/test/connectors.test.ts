@@ -167,7 +167,7 @@ t.test('delete removes the schedule, keeps the data unless purge=true', async (t
   t.equal((await api.call('DELETE', `/api/connectors/${keep}`, { token: VIEWER })).status, 403);
   const d = await api.call('DELETE', `/api/connectors/${keep}`);
   t.equal(d.status, 200);
-  t.same(d.json, { id: keep, deleted: true, scheduleRemoved: 1, purged: null });
+  t.same(d.json, { id: keep, deleted: true, scheduleRemoved: 1, purged: null, resumed: false });
   t.equal((await api.call('GET', `/api/connectors/${keep}`)).status, 404);
   t.equal(await api.deps.store.col.runs.countDocuments({ connectorId: keep }), 1, 'history kept');
   t.equal(await api.deps.store.col.findings.countDocuments({ network: 'net-keep' }), 1, 'findings kept');

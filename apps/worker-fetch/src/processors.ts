@@ -17,7 +17,8 @@ export function errorClass(err: unknown): string {
 export function syncHandler(deps: SyncDeps): Handler<'sync'> {
   return async (data, { job }) => {
     const r = await planSync(deps, String(job.id), data);
-    return { outcome: r.outcome === 'joined' ? 'skipped' : 'done', result: r.outcome, syncId: r.syncId };
+    const skipped = r.outcome === 'joined' || r.outcome === 'connector-deleting';
+    return { outcome: skipped ? 'skipped' : 'done', result: r.outcome, syncId: r.syncId };
   };
 }
 

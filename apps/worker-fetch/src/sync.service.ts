@@ -36,7 +36,8 @@ export type SyncResult =
   | { outcome: 'joined'; syncId: string }
   | { outcome: 'planned'; syncId: string; runIds: string[] }
   | { outcome: 'no-new-report'; syncId: string; runId: string }
-  | { outcome: 'resumed'; syncId: string; step: string };
+  | { outcome: 'resumed'; syncId: string; step: string }
+  | { outcome: 'connector-deleting'; syncId: string };
 
 export function runIdFor(syncId: string, key: string): string {
   return stableId('run', syncId, key);
@@ -52,6 +53,12 @@ export async function planSync(
   const connector = await getConnector(store, req.connectorId);
   const lock = await acquireSyncLock(store, connector._id, syncId, now);
   if (!lock.acquired) return { outcome: 'joined', syncId: lock.holder.syncId };
+  // a delete that stopped half-way marks its connector; its lock may have gone stale and been taken over
+  if ((await getConnector(store, req.connectorId)).deleting) {
+    await releaseSyncLock(store, connector._id, syncId);
+    deps.logger.info({ connectorId: connector._id, syncId }, 'sync: the connector is being deleted; nothing to do');
+    return { outcome: 'connector-deleting', syncId };
+  }
   if (lock.lock.runIds.length > 0) {
     // a retried planning job: its runs exist; make sure the sync goes on
     const step = await continueSync(store, syncId, connector._id, deps.enqueueFetch);

@@ -49,6 +49,11 @@ export interface ConnectorDoc {
   urbaDryRun?: boolean;
   /** fraction of the network's open findings above which URBA stops (default: config, 0.5) */
   urbaThreshold?: number;
+  /**
+   * Set while a delete is under way (a tombstone): the delete holds the connector's sync lock under
+   * `lockId`, so no sync starts, and a delete that stopped half-way is finished by repeating it.
+   */
+  deleting?: { purge: boolean; lockId: string; at: Date } | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -7,9 +7,14 @@
  * network's hosts and findings when no other connector feeds the same network (hosts and findings
  * belong to the network, not to one connector).
  */
+import { randomUUID } from 'node:crypto';
 import { schedulerId } from '@qpc/jobs';
-import type { ConnectorDoc } from '@qpc/store';
+import { acquireSyncLock, releaseSyncLock, type ConnectorDoc } from '@qpc/store';
+import { ApiError } from '../errors.ts';
 import type { ServerDeps } from '../server.ts';
+
+/** Sync-lock ids held by a delete (a sync's lock id is its job id, which never starts so). */
+export const DELETE_LOCK_PREFIX = 'delete-';
 
 export async function removeSchedule(deps: ServerDeps, connectorId: string): Promise<number> {
   const queue = deps.queues.sync;
@@ -67,4 +72,43 @@ export async function purgeConnectorData(deps: ServerDeps, doc: ConnectorDoc): P
     await col.networks.deleteOne({ _id: doc.network });
   }
   return { runs, reports: reportsDeleted, files, hosts, findings, networkPurged: shared === 0 };
+}
+
+export interface DeleteResult {
+  id: string;
+  deleted: true;
+  scheduleRemoved: number;
+  purged: PurgeResult | null;
+  /** true when this request finished a delete that an earlier one left half-done */
+  resumed: boolean;
+}
+
+/**
+ * Delete a connector, and its data on purge, so that a failure half-way never strands data: the delete
+ * takes the connector's sync lock (refused with 409 while a sync holds it, so no run writes under a
+ * purge and none starts during one), marks the connector as deleting, removes its schedule and data
+ * (each step idempotent), and removes the connector document last. A delete that failed half-way leaves
+ * the connector marked and its lock held: repeating the request finishes it.
+ */
+export async function deleteConnector(deps: ServerDeps, doc: ConnectorDoc, opts: { purge: boolean }): Promise<DeleteResult> {
+  const { store } = deps;
+  const resumed = Boolean(doc.deleting);
+  const lockId = doc.deleting?.lockId ?? `${DELETE_LOCK_PREFIX}${randomUUID()}`;
+  const lock = await acquireSyncLock(store, doc._id, lockId);
+  let heldId = lockId;
+  if (!lock.acquired) {
+    if (!lock.holder.syncId.startsWith(DELETE_LOCK_PREFIX)) {
+      throw new ApiError(409, 'SYNC_RUNNING', `a sync of this connector is running (${lock.holder.syncId}): delete it once the sync has ended`);
+    }
+    heldId = lock.holder.syncId; // another delete request of the same connector: the steps are idempotent
+  }
+  // a purge asked once stays a purge: a repeated plain delete must not leave the purge's data behind
+  const purge = opts.purge || Boolean(doc.deleting?.purge);
+  const now = new Date();
+  await store.col.connectors.updateOne({ _id: doc._id }, { $set: { deleting: { purge, lockId: heldId, at: doc.deleting?.at ?? now } } });
+  const scheduleRemoved = await removeSchedule(deps, doc._id);
+  const purged = purge ? await purgeConnectorData(deps, doc) : null;
+  await store.col.connectors.deleteOne({ _id: doc._id });
+  await releaseSyncLock(store, doc._id, heldId);
+  return { id: doc._id, deleted: true, scheduleRemoved, purged, resumed };
 }

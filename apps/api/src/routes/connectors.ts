@@ -18,7 +18,7 @@ import {
 } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
-import { purgeConnectorData, removeSchedule } from './connector-cleanup.ts';
+import { deleteConnector } from './connector-cleanup.ts';
 
 export function connectorView(d: ConnectorDoc) {
   return {
@@ -33,6 +33,8 @@ export function connectorView(d: ConnectorDoc) {
     autoUrba: d.autoUrba,
     urbaDryRun: d.urbaDryRun ?? false,
     urbaThreshold: d.urbaThreshold ?? null,
+    /** a delete was started and has not finished: repeat the DELETE to finish it */
+    deleting: Boolean(d.deleting),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -169,18 +171,13 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'delete',
     path: '/api/connectors/:id',
     tag: 'connectors',
-    summary: 'Delete a connector and its schedule; its data stays unless purge=true',
+    summary:
+      'Delete a connector and its schedule; its data stays unless purge=true. Refused (409 SYNC_RUNNING) while a sync runs; a delete that failed half-way is finished by repeating it',
     role: 'admin',
     params: idParams,
     query: z.object({ purge: z.enum(['true', 'false', '1', '0']).optional().transform((v) => v === 'true' || v === '1') }),
-    responses: { 404: 'no such connector' },
-    handle: async ({ params, query }) => {
-      const doc = await findConnector(deps, params.id);
-      await connectors.deleteOne({ _id: params.id });
-      const scheduleRemoved = await removeSchedule(deps, params.id);
-      const purged = query.purge ? await purgeConnectorData(deps, doc) : null;
-      return { id: params.id, deleted: true, scheduleRemoved, purged };
-    },
+    responses: { 404: 'no such connector', 409: 'a sync of this connector is running' },
+    handle: async ({ params, query }) => deleteConnector(deps, await findConnector(deps, params.id), { purge: query.purge }),
   });
 
   const probe = async (input: { url: string; username: string; password: string; reportTitlePrefix: string }) =>

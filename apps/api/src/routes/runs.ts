@@ -1,7 +1,7 @@
 /** Sync history: runs newest first, filtered by connector, state and date; one run; on-demand sync. */
 import { z } from 'zod';
 import type { Document, Filter } from 'mongodb';
-import { notFound } from '../errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import { pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
@@ -90,9 +90,10 @@ export function runRoutes(table: RouteTable, deps: ServerDeps) {
     params: idParams,
     body: z.strictObject({ reingest: z.boolean().default(false) }).default({ reingest: false }),
     status: 202,
-    responses: { 404: 'no such connector' },
+    responses: { 404: 'no such connector', 409: 'the connector is being deleted' },
     handle: async ({ params, body }) => {
       const connector = await findConnector(deps, params.id);
+      if (connector.deleting) throw new ApiError(409, 'CONNECTOR_DELETING', 'this connector is being deleted: repeat the DELETE to finish it');
       return requestSync(deps, connector, { reingest: body.reingest });
     },
   });
