@@ -25,7 +25,7 @@ const { deps, close } = await connectDeps({
   qualys: createClientProbe({ redis: budgetRedis, keyPrefix: config.QPC_QUEUE_PREFIX, logger }),
   logger,
 });
-const { app } = createServer(deps);
+const { app } = createServer({ ...deps, stuckAfterMs: config.QPC_STUCK_AFTER_MS });
 const server = app.listen(config.QPC_API_PORT, config.QPC_API_HOST);
 await new Promise<void>((resolve, reject) => {
   server.once('listening', resolve);

@@ -41,7 +41,7 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
   });
 }
 
-export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTotalsSource }): Registry {
+export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTotalsSource; stuckRuns?: () => Promise<number> }): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'qpc_api_' });
 
@@ -94,5 +94,16 @@ export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTo
     ['qpc_qualys_wait_seconds_total', 'seconds waited on Qualys limits', (t) => t.qualysWaitSeconds],
   ];
   for (const [name, help, read] of counters) mirroredCounter(registry, name, help, read, totals);
+  if (opts.stuckRuns) {
+    const stuckRuns = opts.stuckRuns;
+    new Gauge({
+      name: 'qpc_runs_stuck',
+      help: 'runs in progress that stopped advancing with no job waiting or active (the scheduler resumes or fails them)',
+      registers: [registry],
+      async collect() {
+        this.set(await stuckRuns());
+      },
+    });
+  }
   return registry;
 }

@@ -4,7 +4,8 @@
  */
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
-import type { Store } from '@qpc/store';
+import { DEFAULT_STUCK_AFTER_MS, findStuckRuns, type Store } from '@qpc/store';
+import { stageJobsOf } from './stage-jobs.ts';
 import type { Queue } from 'bullmq';
 import type { QueueName } from '@qpc/jobs';
 import type { SecretBox } from '@qpc/secrets';
@@ -33,6 +34,8 @@ export interface ServerDeps {
   secrets: SecretBox;
   /** Test Credentials: dials the Qualys API */
   qualys: QualysProbe;
+  /** a run in progress not updated for this long, with no live job, is stuck (QPC_STUCK_AFTER_MS) */
+  stuckAfterMs?: number;
   /** read the run counters for /metrics (default: aggregate the runs collection) */
   runTotals?: RunTotalsSource;
 }
@@ -66,7 +69,11 @@ export function createServer(deps: ServerDeps): ApiServer {
   app.use('/api', express.json({ limit: '64kb' }));
 
   const queues = Object.values(deps.queues);
-  const metrics = createMetrics({ queues, runTotals: deps.runTotals ?? (() => runTotalsFromDb(deps.store.db)) });
+  const metrics = createMetrics({
+    queues,
+    runTotals: deps.runTotals ?? (() => runTotalsFromDb(deps.store.db)),
+    stuckRuns: async () => (await findStuckRuns(deps.store, stageJobsOf(deps), deps.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS)).length,
+  });
   const table = new RouteTable(app);
   healthRoutes(table, { redis: deps.redis, db: deps.store.db, metrics });
   apiRoutes(table, deps);

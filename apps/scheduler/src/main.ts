@@ -1,8 +1,8 @@
 /** scheduler: keeps one BullMQ job scheduler per connector schedule in step with MongoDB. */
 import { Queue } from 'bullmq';
 import { loadConfig } from '@qpc/config';
-import { QUEUES, closeBullmq } from '@qpc/jobs';
-import { connectStore } from '@qpc/store';
+import { QUEUES, closeBullmq, createEnqueuer, stageJobs } from '@qpc/jobs';
+import { connectStore, recoverStuckRuns } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat } from '@qpc/worker-kit';
 import { reconcileSchedules, startReconciler } from './schedules.service.ts';
 
@@ -23,12 +23,25 @@ const stop = startReconciler(
   1_000,
   logger,
 );
+// runs that stopped advancing with no job left to move them on are resumed or failed (their lock goes)
+const pipeline = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
+const stopWatchdog = startReconciler(
+  async () => {
+    for (const r of await recoverStuckRuns(store, stageJobs(pipeline.queue), config.QPC_STUCK_AFTER_MS)) {
+      logger.warn(r, r.action === 'resumed' ? 'stuck run resumed: its missing jobs were enqueued' : 'stuck run failed: its job ended without moving it on');
+    }
+  },
+  Math.min(30_000, config.QPC_STUCK_AFTER_MS),
+  logger,
+);
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => healthy && redis.status === 'ready');
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'scheduler started');
 
 onShutdown(
   () => [
     { name: 'reconciler', close: stop },
+    { name: 'watchdog', close: stopWatchdog },
+    { name: 'pipeline queues', close: () => pipeline.close() },
     { name: 'heartbeat', close: async () => stopHeartbeat() },
     { name: 'queue', close: () => closeBullmq(syncQueue) },
     { name: 'redis', close: () => redis.quit() },

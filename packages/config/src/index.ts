@@ -52,6 +52,8 @@ const schema = z.object({
   QPC_BATCH_SIZE: int(1000, 1, 50_000),
   QPC_MAX_PENDING_BATCHES: int(8, 1, 1000),
   QPC_URBA_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
+  /** a run in progress not updated for this long, with no job of its own waiting or active, is stuck */
+  QPC_STUCK_AFTER_MS: int(300_000, 1_000, 86_400_000),
   /**
    * Downloaded report files kept per connector once their runs have ended: the newest N reports'
    * files (0: none). Files that a run still in progress needs are always kept.

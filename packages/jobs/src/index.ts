@@ -184,3 +184,31 @@ export function createEnqueuer(opts: { connection: ConnectionOptions; prefix: st
  * stalled job run again is harmless; maxStalledCount allows a few crashes before the job is failed.
  */
 export const workerDefaults = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 } as const;
+
+/**
+ * The pipeline's jobs of one run, by stage, for the run watchdog: whether a job is there and live, and
+ * enqueueing it again under its deterministic id.
+ */
+type Stage = 'fetch' | 'parse' | 'upsert' | 'finalize';
+
+const ENDED = new Set(['completed', 'failed']);
+
+export function jobIdOf(stage: Stage, runId: string, key: number): string {
+  return stage === 'upsert' ? jobIds.upsert(runId, key) : jobIds[stage](runId, key);
+}
+
+export function stageJobs(queueOf: (name: QueueName) => Queue) {
+  return {
+    async presence(stage: Stage, runId: string, key: number): Promise<'live' | 'ended' | 'missing'> {
+      const state = await queueOf(stage).getJobState(jobIdOf(stage, runId, key));
+      if (state === 'unknown') return 'missing';
+      return ENDED.has(state) ? 'ended' : 'live';
+    },
+    async enqueue(stage: Stage, run: { _id: string; connectorId: string }, key: number): Promise<unknown> {
+      const jobId = jobIdOf(stage, run._id, key);
+      const base = { connectorId: run.connectorId, runId: run._id };
+      if (stage === 'upsert') return queueOf('upsert').add('upsert', parsePayload('upsert', { ...base, seq: key }), { ...jobOptions.upsert, jobId });
+      return queueOf(stage).add(stage, parsePayload(stage, base), { ...jobOptions[stage], jobId });
+    },
+  };
+}

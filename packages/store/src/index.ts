@@ -18,6 +18,7 @@ export * from './write-batch.ts';
 export * from './finalize-run.ts';
 export * from './run-finalizer.ts';
 export * from './pipeline-steps.ts';
+export * from './stuck-runs.ts';
 export * from './one-batch.ts';
 export * from './keyed-update.ts';
 export * from './insert-new.ts';

@@ -9,6 +9,8 @@ import { findConnector } from './connectors.ts';
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
 import { requestSync } from './sync.ts';
+import { DEFAULT_STUCK_AFTER_MS, findStuckRuns } from '@qpc/store';
+import { stageJobsOf } from '../stage-jobs.ts';
 import { runView } from './run-view.ts';
 
 export { runView };
@@ -66,6 +68,18 @@ export function runRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'viewer',
     query: runsQuery.extend({ connectorId: z.string().min(1).max(200).optional() }),
     handle: ({ query }) => listRuns(deps, query, query.connectorId),
+  });
+  table.add({
+    method: 'get',
+    path: '/api/stuck-runs',
+    tag: 'runs',
+    summary:
+      'Runs that stopped advancing: in progress, not updated for QPC_STUCK_AFTER_MS, and no job of theirs waiting or active (the scheduler resumes or fails them)',
+    role: 'viewer',
+    handle: async () => {
+      const stuck = await findStuckRuns(deps.store, stageJobsOf(deps), deps.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS);
+      return { items: stuck.map((s) => ({ ...runView(s.run), neededJobs: s.jobs })) };
+    },
   });
   table.add({
     method: 'get',
