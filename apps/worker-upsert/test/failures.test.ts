@@ -20,17 +20,19 @@
  * its report WOULD have changed statuses (flips among the findings the run wrote, URBA candidates), so a
  * pipeline that applied the changes of an incomplete run fails here.
  *
- * BullMQ's retry backoff (2, 4, 8, 16 s) is skipped by promoting the failing stage's delayed jobs: the
+ * BullMQ's retry backoff (2 s doubling, up to a minute) is skipped by promoting the failing stage's delayed jobs: the
  * attempts and the final failure are the workers' own, only the waits are shortened.
  */
 import t from 'tap';
-import type { QueueName } from '@qpc/jobs';
+import { jobOptions, type QueueName } from '@qpc/jobs';
 import { reportDigest, type ScenarioFile, type ScenarioReport } from '@qpc/qualys-sim';
 import { encodeBatchRecords, getBatch, type FindingDoc, type RunDoc, type Store } from '@qpc/store';
 import { waitFor } from '@qpc/testing';
 import { startStack, groundTruth, dbState, WORKERS, type Stack } from './harness.ts';
 
 const BATCH_SIZE = 50;
+const FETCH_ATTEMPTS = jobOptions.fetch.attempts ?? 1;
+const UPSERT_ATTEMPTS = jobOptions.upsert.attempts ?? 1;
 const NETWORK = 'f-net';
 const scenario: ScenarioFile = {
   user: { login: 'demo', password: 'demo' },
@@ -176,7 +178,7 @@ t.test('a cut download that cannot be resumed: run failed, nothing written, clos
   stack.sim.setFaults({ resetAtByte: Math.floor(bytes / 2), times: 1000, changingEtag: true }, '712');
   const answersBefore = stack.sim.stats().fetches['712'] ?? 0;
   const stop = skipBackoff(stack, 'fetch');
-  const runs = await timed(t, 'failing sync', stack.sync(connectorId, { timeoutMs: 60_000 }));
+  const runs = await timed(t, "failing sync", stack.sync(connectorId, { timeoutMs: 180_000 }));
   const promoted = await stop();
   stack.sim.setFaults(null, '712');
 
@@ -184,9 +186,9 @@ t.test('a cut download that cannot be resumed: run failed, nothing written, clos
   const run = runs[0] as RunDoc;
   t.match(run.error, { class: 'QualysError:QUALYS_BODY_CHANGED', message: /\(action=fetch, id=712\): the ETag changed between answers/, stage: 'fetch' }, `a clear error in the run record: ${JSON.stringify(run.error)}`);
   const answers = (stack.sim.stats().fetches['712'] ?? 0) - answersBefore;
-  t.ok(answers >= 10, `each of the 5 fetch attempts was cut and could not resume (${answers} answers, ${promoted} backoffs skipped)`);
+  t.ok(answers >= 2 * FETCH_ATTEMPTS, `each of the ${FETCH_ATTEMPTS} fetch attempts was cut and could not resume (${answers} answers, ${promoted} backoffs skipped)`);
   const job = (await stack.enqueuer.queue('fetch').getFailed()).find((j) => j.data.runId === run._id);
-  t.equal(job?.attemptsMade, 5, 'the fetch job failed for good after its 5 attempts');
+  t.equal(job?.attemptsMade, FETCH_ATTEMPTS, `the fetch job failed for good after its ${FETCH_ATTEMPTS} attempts`);
   t.equal(run.file, null, 'no report file recorded');
   t.equal(await stack.store.db.collection('report_files.files').countDocuments({ _id: `run-${run._id}` as never }), 0, 'no partial file left in GridFS');
   t.equal(await stack.store.db.collection('report_files.chunks').countDocuments({ files_id: `run-${run._id}` }), 0, 'no orphan chunks');
@@ -227,7 +229,7 @@ t.test('a write batch that fails on every attempt: run partial, closes and reope
   t.equal(damaged.modifiedCount, 1, 'the first staged batch is damaged');
   const stop = skipBackoff(stack, 'upsert');
   await stack.start('worker-upsert');
-  const runs = await timed(t, 'failing sync', stack.waitSync(syncId, 60_000));
+  const runs = await timed(t, 'failing sync', stack.waitSync(syncId, 180_000));
   const promoted = await stop();
 
   t.same(runs.map((r) => [r.reportId, r.state, r.attempt]), [['712', 'partial', 2]], 'the run (the second of this report) is partial');
@@ -239,7 +241,7 @@ t.test('a write batch that fails on every attempt: run partial, closes and reope
   t.equal(run.counts.batchesFailed, 1, 'counted as a failed batch');
   t.equal(run.parse?.complete, true, 'the report itself was read to its end');
   const jobs = (await stack.enqueuer.queue('upsert').getFailed()).filter((j) => j.data.runId === run._id);
-  t.same(jobs.map((j) => [j.data.seq, j.attemptsMade]), [[0, 5]], `its upsert job failed for good after 5 attempts (${promoted} backoffs skipped)`);
+  t.same(jobs.map((j) => [j.data.seq, j.attemptsMade]), [[0, UPSERT_ATTEMPTS]], `its upsert job failed for good after ${UPSERT_ATTEMPTS} attempts (${promoted} backoffs skipped)`);
   t.match(run.urba, { decision: 'skipped', reason: /not every batch was written/, closed: 0 }, `URBA skipped: ${run.urba?.reason}`);
   t.same([run.counts.findingsClosed, run.counts.findingsReopened, run.counts.urbaClosed], [0, 0, 0], 'counts: nothing closed or reopened');
   t.equal(await stack.store.col.reports.countDocuments({ connectorId, reportId: '712' }), 0, 'not recorded as ingested');
@@ -265,7 +267,7 @@ t.test('a malformed report (XML broken in the middle): run partial, parked chang
   // the download is whole (its length, ETag and root end as declared); the first closing tag 90% in is renamed
   const { bytes } = await reportDigest(report);
   stack.sim.setFaults({ malformAtByte: Math.floor(bytes * 0.9) }, '713');
-  const runs = await timed(t, 'failing sync', stack.sync(connectorId, { timeoutMs: 60_000 }));
+  const runs = await timed(t, "failing sync", stack.sync(connectorId, { timeoutMs: 180_000 }));
   stack.sim.setFaults(null, '713');
 
   t.same(runs.map((r) => [r.reportId, r.state]), [['713', 'partial']], 'the run is partial');

@@ -78,12 +78,25 @@ export const jobIds = {
 export const schedulerId = (connectorId: string) => `connector-${connectorId}`;
 
 /**
- * Defaults follow BullMQ's production guide: retries with exponential backoff, completed jobs kept
- * for a bounded time and count (they hold their payload in Redis), failed jobs kept longer for retry.
+ * Retries back off exponentially from the job's delay, doubling up to a minute: 15 attempts span about
+ * ten minutes, enough to outlast a database or Redis restart or a busy database (five attempts from 2 s
+ * gave up after 30 s, failing batches that a restarted server would have taken). BullMQ runs it for
+ * jobs whose backoff type is RETRY_BACKOFF (every worker of runWorker() registers it).
+ */
+export const RETRY_BACKOFF = 'capped-exponential';
+export const MAX_RETRY_DELAY_MS = 60_000;
+
+export function retryDelay(attempt: number, baseMs: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Defaults follow BullMQ's production guide: retries with (capped) exponential backoff, completed jobs
+ * kept for a bounded time and count (they hold their payload in Redis), failed jobs kept longer for retry.
  */
 export const defaultJobOptions: JobsOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 2_000 },
+  attempts: 15,
+  backoff: { type: RETRY_BACKOFF, delay: 2_000 },
   removeOnComplete: { age: 24 * 3600, count: 1000 },
   removeOnFail: { age: 14 * 24 * 3600, count: 5000 },
 };

@@ -1,6 +1,6 @@
-import { Worker, UnrecoverableError, type Job, type WorkerOptions } from 'bullmq';
+import { Worker, UnrecoverableError, type Job, type MinimalJob, type WorkerOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import { JOBS, closeBullmq, isJobName, parsePayload, workerDefaults, type JobData, type JobsOfQueue, type QueueName } from '@qpc/jobs';
+import { JOBS, RETRY_BACKOFF, closeBullmq, isJobName, parsePayload, retryDelay, workerDefaults, type JobData, type JobsOfQueue, type QueueName } from '@qpc/jobs';
 import type { Logger } from './logger.ts';
 
 /** What a handler returns: the job did its work, or had nothing to do. Failures are thrown. */
@@ -60,6 +60,29 @@ export function unrecoverable(err: unknown): unknown {
   if (isUnrecoverable(err) || e?.retryable !== false) return err;
   const code = typeof e.code === 'string' && !e.message.startsWith(e.code) ? `${e.code}: ` : '';
   return Object.assign(new UnrecoverableError(`${code}${e.message}`), { cause: err });
+}
+
+/**
+ * A job retried by hand (the job board, the API) after it used up its attempts comes back with its
+ * attempt counter as it was, so its first transient error would fail it for good again. It gets a fresh
+ * budget: the attempts made before the retry are kept in its data (`retryBase`, which the catalogue's
+ * schemas drop before a handler sees the payload) and its attempts are counted from there.
+ */
+export async function applyRetryBudget(job: Job): Promise<void> {
+  const attempts = job.opts.attempts ?? 1;
+  const data = (job.data ?? {}) as Record<string, unknown>;
+  let base = typeof data.retryBase === 'number' ? data.retryBase : 0;
+  if (job.attemptsMade - base >= attempts) {
+    base = job.attemptsMade;
+    await job.updateData({ ...data, retryBase: base });
+  }
+  if (base > 0) job.opts = { ...job.opts, attempts: base + attempts };
+}
+
+/** Backoff of the catalogue's RETRY_BACKOFF type, from the job's own delay. */
+export function backoffStrategy(attempt: number, type?: string, _err?: Error, job?: MinimalJob): number {
+  if (type !== RETRY_BACKOFF) throw new Error(`unknown backoff type ${String(type)}`);
+  return retryDelay(attempt, job?.opts.backoff && typeof job.opts.backoff === 'object' ? (job.opts.backoff.delay ?? 2_000) : 2_000);
 }
 
 /** The handler's attempt that just threw was the job's last one. */
@@ -138,6 +161,7 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
       const logger = opts.logger.child({ queue: opts.queue, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
       const handler = isJobName(job.name) ? handlers[job.name] : undefined;
       if (!handler) throw new UnrecoverableError(`no handler for job "${job.name}" on queue "${opts.queue}"`);
+      await applyRetryBudget(job);
       const data = parsePayload(job.name as keyof typeof JOBS, job.data);
       const started = Date.now();
       let result: Outcome;
@@ -162,6 +186,7 @@ export function runWorker<Q extends QueueName>(opts: RunWorkerOptions<Q>): Worke
       concurrency: opts.concurrency ?? 1,
       autorun: true,
       ...opts.worker,
+      settings: { backoffStrategy, ...opts.worker?.settings },
     },
   );
   worker.on('failed', (job, err) => {

@@ -2,6 +2,7 @@ import t from 'tap';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Writable } from 'node:stream';
 import { testRedis, TcpProxy, waitFor, type Teardown } from '@qpc/testing';
+import { RETRY_BACKOFF, jobOptions, retryDelay } from '@qpc/jobs';
 import {
   runWorker,
   closeAll,
@@ -340,4 +341,53 @@ t.test('heartbeat touches its file only while healthy', async (t) => {
   const last = await stamp();
   await new Promise((r) => setTimeout(r, 150));
   t.equal(await stamp(), last, 'not refreshed once unhealthy');
+});
+
+t.test('the default retry budget outlasts a database that fails for a while (7 transient errors), with capped backoff', async (t) => {
+  let attempts = 0;
+  const queue = await upsertWorker(
+    t,
+    async () => {
+      attempts++;
+      if (attempts <= 7) throw Object.assign(new Error('database is locked'), { retryable: true });
+      return { outcome: 'done' };
+    },
+    async () => undefined,
+  );
+  // the catalogue's options, with the waits shortened (the backoff type is the catalogue's)
+  await queue.add('upsert', { connectorId: 'c', runId: 'busy', seq: 0 }, { ...jobOptions.upsert, jobId: 'busy', backoff: { type: RETRY_BACKOFF, delay: 5 } });
+  await waitFor(async () => ((await queue.getJobState('busy')) === 'completed' ? true : null), 20_000);
+  t.equal(attempts, 8, 'seven failures, then done');
+  t.same([1, 2, 5, 6, 7, 10].map((n) => retryDelay(n, 2_000)), [2_000, 4_000, 32_000, 60_000, 60_000, 60_000], 'waits double from 2 s up to a minute');
+});
+
+t.test('a job retried by hand after it used up its attempts gets a fresh budget (it fails for good only after as many more)', async (t) => {
+  let failing = true;
+  let attempts = 0;
+  let finals = 0;
+  const queue = await upsertWorker(
+    t,
+    async () => {
+      attempts++;
+      if (failing || attempts < 6) throw Object.assign(new Error('database is locked'), { retryable: true });
+      return { outcome: 'done' };
+    },
+    async () => void finals++,
+  );
+  await queue.add('upsert', { connectorId: 'c', runId: 'r', seq: 0 }, { jobId: 'j', attempts: 3, backoff: { type: RETRY_BACKOFF, delay: 5 } });
+  await waitFor(async () => ((await queue.getJobState('j')) === 'failed' ? true : null), 20_000);
+  t.equal(attempts, 3, 'failed for good after its 3 attempts');
+  t.equal(finals, 1);
+  // the database is back but still busy for two more tries; the board retries the job as it does
+  failing = false;
+  const job = await queue.getJob('j');
+  await job!.retry('failed');
+  await waitFor(async () => {
+    const s = await queue.getJobState('j');
+    return s === 'completed' || s === 'failed' ? s : null;
+  }, 20_000);
+  t.equal(await queue.getJobState('j'), 'completed', 'the retried job rode out two more transient errors');
+  t.equal(attempts, 6);
+  t.equal(finals, 1, 'no second final failure');
+  t.same((await queue.getJob('j'))?.data, { connectorId: 'c', runId: 'r', seq: 0, retryBase: 3 }, 'the retry base is kept with the job');
 });
