@@ -1,6 +1,6 @@
 /** worker-fetch: sync planning (sync queue) and report downloads (fetch queue). */
 import { loadConfig } from '@qpc/config';
-import { createEnqueuer, jobIds } from '@qpc/jobs';
+import { createEnqueuer } from '@qpc/jobs';
 import { createQualysClient } from '@qpc/qualys-client';
 import { secretBoxFromConfig } from '@qpc/secrets';
 import { connectStore } from '@qpc/store';
@@ -17,9 +17,6 @@ const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL
 
 const qualys = (creds: { url: string; username: string; password: string }) =>
   createQualysClient({ ...creds, redis, keyPrefix: config.QPC_QUEUE_PREFIX, logger, allowHttp: config.QPC_ALLOW_HTTP });
-const enqueueFetch = (runId: string, connectorId: string) => enqueuer.add('fetch', { connectorId, runId }, { jobId: jobIds.fetch(runId) });
-const enqueueParse = (runId: string, connectorId: string, gen: number) =>
-  enqueuer.add('parse', { connectorId, runId }, { jobId: jobIds.parse(runId, gen) });
 
 const connection = connectionOptions(config.REDIS_URL, 'worker');
 const common = { connection, prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerSettings(config) };
@@ -27,15 +24,15 @@ const syncWorker = runWorker({
   ...common,
   queue: 'sync',
   concurrency: 2,
-  handlers: { sync: syncHandler({ store, box, qualys, enqueueFetch, logger }) },
+  handlers: { sync: syncHandler({ store, box, qualys, enqueue: enqueuer, logger }) },
   onFinalFailure: { sync: syncFinalFailure({ store }) },
 });
 const fetchWorker = runWorker({
   ...common,
   queue: 'fetch',
   concurrency: config.QPC_WORKER_CONCURRENCY,
-  handlers: { fetch: fetchHandler({ store, box, qualys, enqueueParse, logger }) },
-  onFinalFailure: { fetch: fetchFinalFailure({ store, enqueueFetch }) },
+  handlers: { fetch: fetchHandler({ store, box, qualys, enqueue: enqueuer, logger }) },
+  onFinalFailure: { fetch: fetchFinalFailure({ store, enqueue: enqueuer }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => fetchWorker.isRunning());
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-fetch started');

@@ -1,6 +1,6 @@
 /** worker-parse: streams stored reports through the parser and stages write batches (parse queue). */
 import { loadConfig } from '@qpc/config';
-import { createEnqueuer, jobIds } from '@qpc/jobs';
+import { createEnqueuer } from '@qpc/jobs';
 import { connectStore, sweepReportTempDirs } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
 import { parseFinalFailure, parseHandler } from './processors.ts';
@@ -16,8 +16,6 @@ const swept = await sweepReportTempDirs();
 if (swept.length) logger.warn({ removed: swept.length }, 'removed temporary report copies of stopped processes');
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 
-const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>
-  enqueuer.add('finalize', { connectorId, runId }, { jobId: jobIds.finalize(runId, gen) });
 const worker = runWorker({
   queue: 'parse',
   connection: connectionOptions(config.REDIS_URL, 'worker'),
@@ -31,11 +29,10 @@ const worker = runWorker({
       logger,
       batchSize: config.QPC_BATCH_SIZE,
       maxPending: config.QPC_MAX_PENDING_BATCHES,
-      enqueueUpsert: (runId, connectorId, seq) => enqueuer.add('upsert', { connectorId, runId, seq }, { jobId: jobIds.upsert(runId, seq) }),
-      enqueueFinalize,
+      enqueue: enqueuer,
     }),
   },
-  onFinalFailure: { parse: parseFinalFailure({ store, enqueueFinalize }) },
+  onFinalFailure: { parse: parseFinalFailure({ store, enqueue: enqueuer }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => worker.isRunning());
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-parse started');

@@ -1,6 +1,6 @@
 /** worker-upsert: writes staged batches (upsert queue) and finalizes runs (finalize queue). */
 import { loadConfig } from '@qpc/config';
-import { createEnqueuer, jobIds } from '@qpc/jobs';
+import { createEnqueuer } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
 import { finalizeFinalFailure, finalizeHandler, upsertFinalFailure, upsertHandler } from './processors.ts';
@@ -12,9 +12,7 @@ await assertNoEviction(redis);
 await redis.quit();
 const { client: mongo, store } = await connectStore(config.MONGO_URL);
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
-const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>
-  enqueuer.add('finalize', { connectorId, runId }, { jobId: jobIds.finalize(runId, gen) });
-const enqueueFetch = (runId: string, connectorId: string) => enqueuer.add('fetch', { connectorId, runId }, { jobId: jobIds.fetch(runId) });
+const { finalize: enqueueFinalize, fetch: enqueueFetch } = enqueuer;
 
 const connection = connectionOptions(config.REDIS_URL, 'worker');
 const common = { connection, prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerSettings(config) };
