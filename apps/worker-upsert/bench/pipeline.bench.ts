@@ -108,6 +108,16 @@ const serverPid = (() => {
     return null;
   }
 })();
+// which server the figures are of: MONGO_BACKEND (as `npm run services` prints it), else what it recorded
+// for the server it started (ferretdb-postgresql, ferretdb-sqlite, mongodb)
+const mongoBackend = (() => {
+  if (process.env.MONGO_BACKEND) return process.env.MONGO_BACKEND;
+  try {
+    return readFileSync(path.join(ROOT, '.qpc', 'services', `mongo-${new URL(baseMongo).port || '27017'}.backend`), 'utf8').trim();
+  } catch {
+    return null;
+  }
+})();
 const cpu = (pid: string | number | null | undefined): number | null => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -226,6 +236,7 @@ const upsertCeiling = Number((upserted / ((Date.now() - u0) / 1000)).toFixed(1))
 const expected = [...expectedRecords(sim.scenario.reports[0]!)].filter((r) => r.type === 'finding').length;
 
 const result = {
+  mongo_backend: mongoBackend,
   findings,
   expected_findings: expected,
   state: run.state,
