@@ -203,8 +203,8 @@ function buildFerret() {
  * postgres://postgres@127.0.0.1:5432; the database is its path, else qpc_ferretdb_<port>, created if
  * missing), else SQLite. QPC_FERRETDB_BACKEND=sqlite|postgresql overrides (postgresql then fails loudly if
  * PostgreSQL cannot be used). Why PostgreSQL first: FerretDB's SQLite backend has one writer for the whole
- * server and slows as its file grows (README, Performance: 1.5x the pipeline's speed at 20,000 findings,
- * 12x on updates of existing documents). FerretDB's PostgreSQL pool holds 50 connections (100 on SQLite):
+ * server and slows as its file grows (README, Performance: 1.1-1.5x the pipeline's speed at 20,000 findings,
+ * 5-13x on updates of existing documents). FerretDB's PostgreSQL pool holds 50 connections (100 on SQLite):
  * the writers' bulk updates go as updateMany for that reason (packages/store keyedUpdate). SQLite's own weak
  * spot: dropping a database while requests on it are in flight can crash the server (SIGBUS in the WAL
  * index mapping); test teardowns stop their apps first. Returns the URL for FerretDB, or null for SQLite.
