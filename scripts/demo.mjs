@@ -197,7 +197,7 @@ console.log(JSON.stringify({ hosts, findings: findings.length, status: by((x) =>
 
 try {
   tsStep(RESET);
-  let sim = start('qualys-sim', ['--import', 'tsx', 'apps/cli/src/main.ts', 'sim', '--port', String(simPort), '--scenario', scenario1], { ready: /listening at/ });
+  let sim = start('qualys-sim', ['--import', 'tsx', 'apps/qualys-sim/src/main.ts', '--port', String(simPort), '--scenario', scenario1], { ready: /listening at/ });
   await sim.ready;
   env.SIM_URL = `http://127.0.0.1:${simPort}`;
   const apps = ['worker-fetch', 'worker-parse', 'worker-upsert', 'scheduler'];
@@ -240,7 +240,7 @@ try {
 
   say('the simulator now also serves 7002, a changed copy of 7001 (results flipped, two controls removed on 10 hosts)');
   await stopChild(sim.child);
-  sim = start('qualys-sim', ['--import', 'tsx', 'apps/cli/src/main.ts', 'sim', '--port', String(simPort), '--scenario', scenario2], { ready: /listening at/ });
+  sim = start('qualys-sim', ['--import', 'tsx', 'apps/qualys-sim/src/main.ts', '--port', String(simPort), '--scenario', scenario2], { ready: /listening at/ });
   await sim.ready;
   say('sync 2 (report 7002)...');
   show('sync 2', tsStep(SYNC(connectorId)));

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm run services [-- up|down|status]`: makes sure Redis and a MongoDB-wire server are up, idempotently,
-// and prints REDIS_URL=... and MONGO_URL=... lines (other scripts parse them).
+// and prints REDIS_URL=..., MONGO_URL=... and MONGO_BACKEND=... lines (other scripts parse them).
 //
 // Redis: the one at REDIS_URL if it answers (refused unless maxmemory-policy is noeviction), else Debian's
 // redis-server started on loopback. MongoDB: the one at MONGO_URL if it answers, else a `mongod` on PATH,
-// else FerretDB v1.24.2 (built once with Go, kept in the Go bin folder) with its SQLite backend.
+// else FerretDB v1.24.2 (built once with Go, kept in the Go bin folder) on PostgreSQL when one answers at
+// QPC_PG_URL, else on SQLite (QPC_FERRETDB_BACKEND=sqlite|postgresql chooses). MONGO_BACKEND=... tells which.
 // `down` stops only what this script started (it records pids under .qpc/services/).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync, openSync, cpSync, chmodSync, mkdtempSync } from 'node:fs';
@@ -198,45 +199,67 @@ function buildFerret() {
 }
 
 /**
- * FerretDB's backend: QPC_FERRETDB_BACKEND=sqlite (default) or postgresql (the database named in
- * QPC_FERRETDB_POSTGRES_URL, created if missing). Measured here (FerretDB 1.24, 2 cores): the PostgreSQL
- * backend upserts 2-13x faster (1,000 new documents: 0.9-1.4 s vs 2.0 s keyed on _id, 17.7 s on other
- * fields), but under the pipeline's concurrent writers it stopped answering sooner than SQLite did, so
- * SQLite stays the default. SQLite's own weak spot: dropping a database while requests on it are in flight
- * can crash the server (SIGBUS in the WAL index mapping); test teardowns stop their apps first.
+ * FerretDB's backend: PostgreSQL when a server answers at QPC_PG_URL (default
+ * postgres://postgres@127.0.0.1:5432; the database is its path, else qpc_ferretdb_<port>, created if
+ * missing), else SQLite. QPC_FERRETDB_BACKEND=sqlite|postgresql overrides (postgresql then fails loudly if
+ * PostgreSQL cannot be used). Why PostgreSQL first: FerretDB's SQLite backend has one writer for the whole
+ * server and slows as its file grows (README, Performance: 1.1-1.5x the pipeline's speed at 20,000 findings,
+ * 5-13x on updates of existing documents). FerretDB's PostgreSQL pool holds 50 connections (100 on SQLite):
+ * the writers' bulk updates go as updateMany for that reason (packages/store keyedUpdate). SQLite's own weak
+ * spot: dropping a database while requests on it are in flight can crash the server (SIGBUS in the WAL
+ * index mapping); test teardowns stop their apps first. Returns the URL for FerretDB, or null for SQLite.
  */
-async function ferretPostgres() {
-  const mode = process.env.QPC_FERRETDB_BACKEND || 'sqlite';
-  if (mode !== 'postgresql') return null;
-  const url = process.env.QPC_FERRETDB_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/qpc_ferretdb';
-  const u = new URL(url);
-  const db = u.pathname.slice(1) || 'qpc_ferretdb';
-  const psql = which('psql');
+async function ferretPostgres(port) {
+  const mode = process.env.QPC_FERRETDB_BACKEND || 'auto';
+  if (!['auto', 'sqlite', 'postgresql'].includes(mode)) fail(`QPC_FERRETDB_BACKEND must be sqlite or postgresql, not "${mode}"`);
+  if (mode === 'sqlite') return null;
+  const given = new URL(process.env.QPC_PG_URL || 'postgres://postgres@127.0.0.1:5432');
+  const db = decodeURIComponent(given.pathname.slice(1)) || `qpc_ferretdb_${port}`;
+  // auto: a missing or unusable PostgreSQL falls back to SQLite with the reason on stderr
+  const unusable = (why) => {
+    if (mode === 'postgresql') fail(`QPC_FERRETDB_BACKEND=postgresql but ${why}`);
+    log(`PostgreSQL not used (${why}); FerretDB uses SQLite`);
+    return null;
+  };
   const reachable = await new Promise((resolve) => {
-    const s = net.connect({ host: u.hostname, port: Number(u.port || 5432) });
+    const s = net.connect({ host: given.hostname.replace(/^\[|\]$/g, ''), port: Number(given.port || 5432) });
+    s.setTimeout(1500, () => (s.destroy(), resolve(false)));
     s.on('connect', () => (s.destroy(), resolve(true)));
     s.on('error', () => resolve(false));
   });
-  if (!reachable || !psql) {
-    if (mode === 'postgresql') fail(`QPC_FERRETDB_BACKEND=postgresql but PostgreSQL at ${safeUrl(url)} is not reachable (or psql is missing)`);
-    return null;
-  }
-  const base = new URL(url);
-  base.pathname = '/postgres';
+  if (!reachable) return unusable(`no PostgreSQL answers at ${safeUrl(given.toString())}`);
+  const psql = which('psql');
+  if (!psql) return unusable('psql is not installed (apt-get install postgresql-client) to create its database');
+  const admin = new URL(given);
+  admin.pathname = '/postgres';
   const env = { ...process.env, PGCONNECT_TIMEOUT: '3' };
-  const exists = spawnSync(psql, [base.toString(), '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${db.replace(/'/g, "''")}'`], { encoding: 'utf8', env });
-  if (exists.status !== 0) {
-    if (mode === 'postgresql') fail(`cannot query PostgreSQL at ${safeUrl(url)}: ${exists.stderr.trim()}`);
-    return null;
-  }
+  const exists = spawnSync(psql, [admin.toString(), '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${db.replace(/'/g, "''")}'`], { encoding: 'utf8', env });
+  if (exists.status !== 0) return unusable(`PostgreSQL at ${safeUrl(admin.toString())} refused a query: ${exists.stderr.trim()}`);
   if (exists.stdout.trim() !== '1') {
-    const created = spawnSync(psql, [base.toString(), '-c', `CREATE DATABASE "${db.replace(/"/g, '')}"`], { encoding: 'utf8', env });
-    if (created.status !== 0) {
-      if (mode === 'postgresql') fail(`cannot create database ${db}: ${created.stderr.trim()}`);
-      return null;
-    }
+    const created = spawnSync(psql, [admin.toString(), '-c', `CREATE DATABASE "${db.replace(/"/g, '""')}"`], { encoding: 'utf8', env });
+    if (created.status !== 0) return unusable(`cannot create database ${db}: ${created.stderr.trim()}`);
   }
-  return url;
+  const url = new URL(given);
+  url.pathname = `/${encodeURIComponent(db)}`;
+  return url.toString();
+}
+
+/** What serves MONGO_URL, for the MONGO_BACKEND= line: the backend this script recorded, else what the server says it is. */
+async function mongoBackend(url, port) {
+  const recorded = path.join(stateDir, `mongo-${port}.backend`);
+  if (startedPid(`mongo-${port}`) && existsSync(recorded)) return readFileSync(recorded, 'utf8').trim();
+  try {
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: 1500, connectTimeoutMS: 1500 });
+    try {
+      const info = await client.db('admin').command({ buildInfo: 1 });
+      return info.ferretdbVersion ? 'ferretdb' : 'mongodb';
+    } finally {
+      await client.close().catch(() => {});
+    }
+  } catch {
+    return 'unknown';
+  }
 }
 
 async function ensureMongo() {
@@ -247,18 +270,20 @@ async function ensureMongo() {
   let cmd;
   let args;
   let name;
+  let backend;
   // one data folder and one log per port: two servers never share SQLite files
   const dataDir = path.join(stateDir, `mongo-data-${port}`);
   mkdirSync(dataDir, { recursive: true });
   const mongod = which('mongod');
   if (mongod) {
     name = 'mongod';
+    backend = 'mongodb';
     cmd = mongod;
     args = ['--dbpath', dataDir, '--bind_ip', '127.0.0.1', '--port', port];
   } else {
     name = 'ferretdb';
     cmd = buildFerret();
-    const pg = await ferretPostgres();
+    const pg = await ferretPostgres(port);
     args = [
       ...(pg
         ? ['--handler=postgresql', `--postgresql-url=${pg}`]
@@ -266,6 +291,7 @@ async function ensureMongo() {
       `--state-dir=${dataDir}`,
       `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=warn',
     ];
+    backend = pg ? 'ferretdb-postgresql' : 'ferretdb-sqlite';
     log(`FerretDB backend: ${pg ? `postgresql (${safeUrl(pg)})` : 'sqlite'}`);
   }
   log(`starting ${name} on 127.0.0.1:${port}`);
@@ -273,6 +299,7 @@ async function ensureMongo() {
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   writeFileSync(pidFile(`mongo-${port}`), String(child.pid));
+  writeFileSync(path.join(stateDir, `mongo-${port}.backend`), backend);
   for (let i = 0; i < 100; i++) {
     if (await mongoPing(MONGO_URL)) return;
     if (!alive(child.pid)) break;
@@ -303,6 +330,7 @@ async function down() {
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
     rmSync(pidFile(name), { force: true });
+    rmSync(path.join(stateDir, `${name}.backend`), { force: true });
   }
 }
 
@@ -322,6 +350,7 @@ if (action === 'down') {
   }
   console.log(`REDIS_URL=${REDIS_URL}`);
   console.log(`MONGO_URL=${MONGO_URL}`);
+  console.log(`MONGO_BACKEND=${await mongoBackend(MONGO_URL, new URL(MONGO_URL.replace(/^mongodb:/, 'http:')).port || '27017')}`);
 } else {
   fail(`unknown action "${action}" (up, down, status)`);
 }

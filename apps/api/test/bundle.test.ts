@@ -1,15 +1,17 @@
 /**
  * The API as it runs outside tests: its esbuild bundle (scripts/apps.mjs) with plain Node, no tsx. It
  * starts, answers /readyz against the real Redis and MongoDB-wire server, serves Bull Board's static
- * files (resolved from node_modules, not from the bundle), and exits 0 on SIGTERM. docker-compose.yml
- * runs the same bundles.
+ * files (resolved from node_modules, not from the bundle), and exits 0 on SIGTERM. The worker bundles
+ * (one bootstrap: @qpc/worker-kit's startWorkerApp) start, write their heartbeat and exit 0 on SIGTERM, or
+ * refuse a configuration they cannot run with. docker-compose.yml runs the same bundles.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { testMongo, testRedis } from '@qpc/testing';
 import { APPS, NODE_FLAGS, ROOT, appArgs, buildApps, bundlePath } from '../../../scripts/apps.mjs';
@@ -81,4 +83,47 @@ t.test('docker-compose and the Dockerfile run the bundles buildApps writes', asy
   const dockerfile = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
   t.match(dockerfile, /npm run build/);
   t.match(dockerfile, new RegExp(`ENTRYPOINT \\["node", ${NODE_FLAGS.map((f) => `"${f}"`).join(', ')}\\]`), 'the image uses the same Node flags');
+});
+
+t.test('the worker bundles start, beat, and close everything on SIGTERM; a missing secret key stops worker-fetch', async (t) => {
+  const workers = ['worker-fetch', 'worker-parse', 'worker-upsert'];
+  await buildApps(workers);
+  const { redisUrl, prefix } = await testRedis(t);
+  const { url: mongoUrl } = await testMongo(t);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'qpc-bundles-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const secretKey = randomBytes(32).toString('base64');
+  const start = (app: string, extra: Record<string, string>) => {
+    const child = spawn(process.execPath, appArgs(app), {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, MONGO_URL: mongoUrl, QPC_QUEUE_PREFIX: prefix, QPC_LOG_LEVEL: 'info', ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+    createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
+    return { child, lines, exited: once(child, 'exit') };
+  };
+
+  for (const app of workers) {
+    const heartbeat = path.join(dir, `${app}.beat`);
+    const p = start(app, { QPC_SECRET_KEY: secretKey, QPC_SECRET_KEY_ID: 'k1', QPC_HEARTBEAT_FILE: heartbeat });
+    const deadline = Date.now() + 30_000;
+    while (!p.lines.some((l) => l.includes(`${app} started`)) && p.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    t.ok(p.lines.some((l) => l.includes(`${app} started`)), `${app} started: ${p.lines.join('\n')}`);
+    t.match(await readFile(heartbeat, 'utf8'), /^\d{13}$/, `${app} writes its heartbeat`);
+    p.child.kill('SIGTERM');
+    const [code, signal] = await p.exited;
+    t.same({ code, signal }, { code: 0, signal: null }, `${app} exits 0 on SIGTERM`);
+    t.ok(p.lines.some((l) => l.includes('shut down cleanly')), `${app} closed everything`);
+    t.notOk(p.lines.join('\n').includes(secretKey), `${app} does not log the secret key`);
+  }
+
+  const noKey = start('worker-fetch', {});
+  const [code] = await noKey.exited;
+  t.not(code, 0, 'worker-fetch without QPC_SECRET_KEY does not run');
+  t.match(noKey.lines.join('\n'), /QPC_SECRET_KEY is required/);
 });

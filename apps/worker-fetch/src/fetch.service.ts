@@ -23,13 +23,14 @@ import {
   usableReportFile,
   type Store,
 } from '@qpc/store';
+import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface FetchDeps {
   store: Store;
   box: SecretBox;
   qualys: (creds: { url: string; username: string; password: string }) => QualysClient;
-  enqueueParse: (runId: string, connectorId: string, generation: number) => Promise<unknown>;
+  enqueue: Pick<Enqueuer, 'parse'>;
   logger: Logger;
   progress?: (p: Record<string, number>) => Promise<void>;
 }
@@ -97,7 +98,7 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
   }
   await endStage(store, runId, 'fetch');
   const next = await advanceRun(store, runId, ['fetching'], 'parsing', { stage: 'parse' });
-  if (next) await deps.enqueueParse(runId, next.connectorId, next.resumes);
+  if (next) await deps.enqueue.parse(runId, next.connectorId, next.resumes);
   deps.logger.info({ runId, bytes: file.length, sha256: file.sha256 }, 'report stored');
   return { outcome: 'done', bytes: file.length };
 }

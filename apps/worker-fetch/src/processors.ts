@@ -3,6 +3,7 @@
  * the run by the final-failure handlers, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for
  * a job failed by stalling out.
  */
+import type { Enqueuer } from '@qpc/jobs';
 import { continueSync, failRun, getRun, type Store } from '@qpc/store';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { planSync, recordSyncFailure, type SyncDeps } from './sync.service.ts';
@@ -35,12 +36,12 @@ export function fetchHandler(deps: FetchDeps): Handler<'fetch'> {
 }
 
 /** A download that failed for good: the run is failed (a run already ended is left as it is), the sync goes on. */
-export function fetchFinalFailure(deps: { store: Store; enqueueFetch: (runId: string, connectorId: string) => Promise<unknown> }): FinalFailureHandler<'fetch'> {
-  return async (data, err) => failAndContinue(deps.store, data.runId, rootCause(err), deps.enqueueFetch);
+export function fetchFinalFailure(deps: { store: Store; enqueue: Pick<Enqueuer, 'fetch'> }): FinalFailureHandler<'fetch'> {
+  return async (data, err) => failAndContinue(deps.store, data.runId, rootCause(err), deps.enqueue);
 }
 
-async function failAndContinue(store: Store, runId: string, err: Error, enqueueFetch: (runId: string, connectorId: string) => Promise<unknown>): Promise<void> {
+async function failAndContinue(store: Store, runId: string, err: Error, enqueue: Pick<Enqueuer, 'fetch'>): Promise<void> {
   const run = await failRun(store, runId, { class: errorClass(err), message: err.message, stage: 'fetch' });
   const r = run ?? (await getRun(store, runId));
-  await continueSync(store, r.syncId, r.connectorId, enqueueFetch);
+  await continueSync(store, r.syncId, r.connectorId, enqueue.fetch);
 }

@@ -20,6 +20,7 @@ import {
   type RunTrigger,
   type Store,
 } from '@qpc/store';
+import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 import { ONE_BATCH } from '@qpc/store';
 
@@ -27,7 +28,8 @@ export interface SyncDeps {
   store: Store;
   box: SecretBox;
   qualys: (creds: { url: string; username: string; password: string }) => QualysClient;
-  enqueueFetch: (runId: string, connectorId: string) => Promise<unknown>;
+  /** its fetch jobs (the enqueuer names their ids) */
+  enqueue: Pick<Enqueuer, 'fetch'>;
   logger: Logger;
   now?: () => Date;
 }
@@ -61,7 +63,7 @@ export async function planSync(
   }
   if (lock.lock.runIds.length > 0) {
     // a retried planning job: its runs exist; make sure the sync goes on
-    const step = await continueSync(store, syncId, connector._id, deps.enqueueFetch);
+    const step = await continueSync(store, syncId, connector._id, deps.enqueue.fetch);
     return { outcome: 'resumed', syncId, step };
   }
   const client = deps.qualys(connectorCredentials(connector, deps.box));
@@ -110,7 +112,7 @@ export async function planSync(
   const first = runIds[0] as string;
   await addQualysStats(store, first, stats);
   await setLockRuns(store, connector._id, syncId, runIds);
-  await deps.enqueueFetch(first, connector._id);
+  await deps.enqueue.fetch(first, connector._id);
   deps.logger.info({ connectorId: connector._id, syncId, runs: runIds.length, skipped: skipped.length }, 'sync planned');
   return { outcome: 'planned', syncId, runIds };
 }

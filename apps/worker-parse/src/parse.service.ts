@@ -39,12 +39,13 @@ import {
   StoreError,
   type Store,
 } from '@qpc/store';
+import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface ParseDeps {
   store: Store;
-  enqueueUpsert: (runId: string, connectorId: string, seq: number) => Promise<unknown>;
-  enqueueFinalize: (runId: string, connectorId: string, generation: number) => Promise<unknown>;
+  /** its upsert and finalize jobs (the enqueuer names their ids) */
+  enqueue: Pick<Enqueuer, 'upsert' | 'finalize'>;
   logger: Logger;
   batchSize: number;
   maxPending: number;
@@ -94,7 +95,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   }
   if (run.state !== 'parsing') {
     // a re-run after a crash past the hand-off: make sure finalize is not forgotten
-    if (run.state === 'writing') await finalizeIfReady(store, runId, deps.enqueueFinalize);
+    if (run.state === 'writing') await finalizeIfReady(store, runId, deps.enqueue.finalize);
     return { outcome: 'skipped', reason: `run is ${run.state}` };
   }
   if (!run.file) throw new Error(`run ${runId} has no stored report file`);
@@ -146,7 +147,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       for (let wait = pollMs; (await pendingBatches(store, runId)) >= deps.maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) await sleep(wait);
       await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
     }
-    await deps.enqueueUpsert(runId, connectorId, seq);
+    await deps.enqueue.upsert(runId, connectorId, seq);
     seq++;
     newHosts = [];
     findings = [];
@@ -215,7 +216,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   if (parseError) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
   await endStage(store, runId, 'parse');
   await advanceRun(store, runId, ['parsing'], 'writing', { set });
-  await finalizeIfReady(store, runId, deps.enqueueFinalize);
+  await finalizeIfReady(store, runId, deps.enqueue.finalize);
   deps.logger.info({ runId, batches: seq, findings: s?.findings, error: parseError?.code }, 'report parsed');
   return { outcome: 'done', batches: seq, findings: s?.findings ?? 0, ...(parseError ? { error: parseError.code } : {}) };
 }

@@ -17,7 +17,7 @@ export function parseHandler(deps: ParseDeps): Handler<'parse'> {
  * are written. Idempotent: only a run still parsing is moved (a parse that ended is left as it is); a run
  * this handler moved already is only counted and checked again.
  */
-export function parseFinalFailure(deps: Pick<ParseDeps, 'store' | 'enqueueFinalize'>): FinalFailureHandler<'parse'> {
+export function parseFinalFailure(deps: { store: ParseDeps['store']; enqueue: Pick<ParseDeps['enqueue'], 'finalize'> }): FinalFailureHandler<'parse'> {
   return async (data, err) => {
     const e = rootCause(err);
     const now = new Date();
@@ -39,6 +39,6 @@ export function parseFinalFailure(deps: Pick<ParseDeps, 'store' | 'enqueueFinali
     // batches staged before the failure are counted as staged; finalize sees an incomplete parse
     const staged = await deps.store.col.batches.countDocuments({ runId: data.runId });
     await deps.store.col.runs.updateOne({ _id: data.runId, state: 'writing' }, { $set: { 'parse.batches': staged } });
-    await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
+    await finalizeIfReady(deps.store, data.runId, deps.enqueue.finalize);
   };
 }

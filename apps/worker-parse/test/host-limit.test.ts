@@ -23,8 +23,7 @@ t.test('past the host record limit the parse stops with TOO_MANY_HOST_RECORDS; u
     batchSize: 10,
     maxPending: 1000,
     maxHostRecords,
-    enqueueFinalize: async () => undefined,
-    enqueueUpsert: async (_run, _connector, seq) => void enqueued.push(seq),
+    enqueue: { finalize: async () => undefined, upsert: async (_run, _connector, seq) => void enqueued.push(seq) },
   });
 
   const refused = await parsingRun(store, { hosts: 12, controls: 5 });

@@ -18,11 +18,12 @@ t.test('a re-run enqueues the batch its crashed attempt staged but did not enque
   await ensureIndexes(db);
   const store = createStore(db);
   const runId = await parsingRun(store);
-  const base: Omit<ParseDeps, 'enqueueUpsert'> = { store, enqueueFinalize: async () => undefined, logger, batchSize: 10, maxPending: 1, pollMs: 20 };
+  const base: Omit<ParseDeps, 'enqueue'> = { store, logger, batchSize: 10, maxPending: 1, pollMs: 20 };
+  const finalize = async () => undefined;
 
   // attempt 1 dies right after staging batch 0, before its job is enqueued
   await t.rejects(
-    parseRun({ ...base, enqueueUpsert: async () => Promise.reject(new Error('killed')) }, runId),
+    parseRun({ ...base, enqueue: { finalize, upsert: async () => Promise.reject(new Error('killed')) } }, runId),
     { message: 'killed' },
   );
   t.same(await store.col.batches.find({ runId }, { projection: { seq: 1, done: 1 } }).toArray(), [{ _id: `${runId}:0`, seq: 0, done: null }], 'batch 0 staged, not written');
@@ -33,9 +34,13 @@ t.test('a re-run enqueues the batch its crashed attempt staged but did not enque
   const rerun = parseRun(
     {
       ...base,
-      enqueueUpsert: async (_run, _connector, seq) => {
-        enqueued.push(seq);
-        writes.push(new Promise<void>((r) => setTimeout(r, 10)).then(() => markBatchDone(store, runId, seq, { hosts: 0, findings: 0, pending: 0, created: 0, createdBefore: 0 })));
+      enqueue: {
+        finalize,
+        upsert: async (_run, _connector, seq) => {
+          enqueued.push(seq);
+          writes.push(new Promise<void>((r) => setTimeout(r, 10)).then(() => markBatchDone(store, runId, seq, { hosts: 0, findings: 0, pending: 0, created: 0, createdBefore: 0 })));
+          return undefined;
+        },
       },
     },
     runId,

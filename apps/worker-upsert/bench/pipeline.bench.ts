@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BSON, MongoClient, type Document } from 'mongodb';
 import { Redis } from 'ioredis';
-import { createEnqueuer, jobIds } from '@qpc/jobs';
+import { createEnqueuer } from '@qpc/jobs';
 import { expectedRecords, resolveScenario, startSimulator } from '@qpc/qualys-sim';
 import { createSecretBox } from '@qpc/secrets';
 import { createConnector, createStore, ensureIndexes, isTerminal, keyedUpdate } from '@qpc/store';
@@ -98,13 +98,22 @@ const sample = async () => {
 const box = createSecretBox({ keys: { k1: key }, currentKeyId: 'k1' });
 const connector = await createConnector(store, box, { name: 'bench', url: sim.url, username: 'demo', password: 'demo', network: 'bench', reportTitlePrefix: 'QPC-BENCH', autoUrba: false });
 const enqueuer = createEnqueuer({ connection: connectionOptions(redisUrl, 'producer'), prefix });
-const syncId = jobIds.sync(connector._id, 'bench');
 // CPU seconds (user + system) of a process, from /proc; the database server's pid is known when
 // `npm run services` started it. Where the time goes: the server does about the same work per finding in
 // the pipeline as in the ceiling, the workers' own work shares the same cores.
 const serverPid = (() => {
   try {
     return readFileSync(path.join(ROOT, '.qpc', 'services', `mongo-${new URL(baseMongo).port || '27017'}.pid`), 'utf8').trim();
+  } catch {
+    return null;
+  }
+})();
+// which server the figures are of: MONGO_BACKEND (as `npm run services` prints it), else what it recorded
+// for the server it started (ferretdb-postgresql, ferretdb-sqlite, mongodb)
+const mongoBackend = (() => {
+  if (process.env.MONGO_BACKEND) return process.env.MONGO_BACKEND;
+  try {
+    return readFileSync(path.join(ROOT, '.qpc', 'services', `mongo-${new URL(baseMongo).port || '27017'}.backend`), 'utf8').trim();
   } catch {
     return null;
   }
@@ -123,7 +132,7 @@ const cpuSince = (pid: string | number | null | undefined, since: number | null)
 };
 const serverCpu0 = cpu(serverPid);
 const t0 = Date.now();
-await enqueuer.add('sync', { connectorId: connector._id, trigger: 'on-demand', reingest: false }, { jobId: syncId });
+const { jobId: syncId } = await enqueuer.requestSync({ connectorId: connector._id, requestId: 'bench' });
 let run = null;
 // the sync is over when its run has ended and the connector's sync lock is released; memory is sampled
 // every second, the end looked for every 100 ms
@@ -227,6 +236,7 @@ const upsertCeiling = Number((upserted / ((Date.now() - u0) / 1000)).toFixed(1))
 const expected = [...expectedRecords(sim.scenario.reports[0]!)].filter((r) => r.type === 'finding').length;
 
 const result = {
+  mongo_backend: mongoBackend,
   findings,
   expected_findings: expected,
   state: run.state,

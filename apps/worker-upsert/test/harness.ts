@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEnqueuer, jobIds, type Enqueuer } from '@qpc/jobs';
+import { createEnqueuer, type Enqueuer } from '@qpc/jobs';
 import { startSimulator, expectedRecords, resolveScenario, type Simulator, type ScenarioFile } from '@qpc/qualys-sim';
 import { createSecretBox, type SecretBox } from '@qpc/secrets';
 import { createStore, ensureIndexes, createConnector, isTerminal, type NewConnector, type RunDoc, type Store } from '@qpc/store';
@@ -121,9 +121,8 @@ export async function startStack(t: Teardown, opts: { scenario: ScenarioFile; ap
       return c._id;
     },
     async requestSync(connectorId, o = {}) {
-      const id = jobIds.sync(connectorId, randomUUID());
-      await enqueuer.add('sync', { connectorId, trigger: 'on-demand', reingest: o.reingest ?? false }, { jobId: id });
-      return id;
+      const { jobId } = await enqueuer.requestSync({ connectorId, reingest: o.reingest ?? false }, { joinQueued: false });
+      return jobId;
     },
     async waitSync(syncId, timeoutMs = 90_000) {
       const t0 = Date.now();

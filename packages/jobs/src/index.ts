@@ -2,6 +2,7 @@
  * The one catalogue of queues and jobs: names, payload schemas, types and default options.
  * Queue and job names are persisted data (they are part of Redis keys and job ids): never rename one.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Queue, UnrecoverableError, type ConnectionOptions, type JobsOptions } from 'bullmq';
 
@@ -76,6 +77,9 @@ export const jobIds = {
 
 /** The scheduler id of a connector's schedule (one BullMQ job scheduler per connector). */
 export const schedulerId = (connectorId: string) => `connector-${connectorId}`;
+
+/** BullMQ deduplication id of a connector's on-demand syncs: one queued at a time. */
+export const syncDedupId = (connectorId: string) => `sync-${connectorId}`;
 
 /**
  * Retries back off exponentially from the job's delay, doubling up to a minute: 15 attempts span about
@@ -155,9 +159,40 @@ export async function closeBullmq(target: { close(): Promise<void> }, close = ()
   }
 }
 
-/** Typed enqueueing: a job name accepts only its own payload; the payload is validated before it is added. */
+/**
+ * Adds an on-demand sync to the sync queue under its job id (jobIds.sync: the sync id the planner uses).
+ * joinQueued (default): while a sync of the connector waits in the queue, the answer is that one
+ * (joined: true) instead of a second.
+ */
+export async function addSyncRequest(
+  queue: Queue,
+  payload: { connectorId: string; reingest?: boolean; requestId?: string },
+  opts: { joinQueued?: boolean } = {},
+): Promise<{ jobId: string; joined: boolean }> {
+  const requestId = payload.requestId ?? randomUUID();
+  const jobId = jobIds.sync(payload.connectorId, requestId);
+  const data = parsePayload('sync', { connectorId: payload.connectorId, trigger: 'on-demand', reingest: payload.reingest ?? false, requestId });
+  const job = await queue.add('sync', data, {
+    ...jobOptions.sync,
+    jobId,
+    ...(opts.joinQueued === false ? {} : { deduplication: { id: syncDedupId(payload.connectorId) } }),
+  });
+  const id = job.id ?? jobId;
+  return { jobId: id, joined: id !== jobId };
+}
+
+/**
+ * Enqueueing of the pipeline's jobs, the one place that names their job ids (they are persisted in Redis:
+ * a duplicate id is ignored, which makes every enqueue idempotent). Payloads are validated before they
+ * are added. The methods are bound: pass `enqueuer.finalize` where a function is wanted.
+ */
 export interface Enqueuer {
-  add<N extends JobName>(name: N, payload: JobPayload<N>, opts?: { jobId?: string; delay?: number }): Promise<string | undefined>;
+  requestSync(payload: { connectorId: string; reingest?: boolean; requestId?: string }, opts?: { joinQueued?: boolean }): Promise<{ jobId: string; joined: boolean }>;
+  fetch(runId: string, connectorId: string): Promise<string | undefined>;
+  /** generation: the run's resumes (a revived run's jobs get new ids) */
+  parse(runId: string, connectorId: string, generation?: number): Promise<string | undefined>;
+  upsert(runId: string, connectorId: string, seq: number): Promise<string | undefined>;
+  finalize(runId: string, connectorId: string, generation?: number): Promise<string | undefined>;
   queue(name: QueueName): Queue;
   close(): Promise<void>;
 }
@@ -173,17 +208,18 @@ export function createEnqueuer(opts: { connection: ConnectionOptions; prefix: st
     }
     return q;
   };
+  const add = async <N extends JobName>(name: N, payload: JobPayload<N>, jobId: string): Promise<string | undefined> => {
+    const data = parsePayload(name, payload);
+    const job = await queue(JOBS[name].queue).add(name, data, { ...jobOptions[name], jobId });
+    return job.id;
+  };
   return {
     queue,
-    async add(name, payload, o = {}) {
-      const data = parsePayload(name, payload);
-      const job = await queue(JOBS[name].queue).add(name, data, {
-        ...jobOptions[name],
-        ...(o.jobId ? { jobId: o.jobId } : {}),
-        ...(o.delay ? { delay: o.delay } : {}),
-      });
-      return job.id;
-    },
+    requestSync: (payload, o) => addSyncRequest(queue(QUEUES.sync), payload, o),
+    fetch: (runId, connectorId) => add('fetch', { connectorId, runId }, jobIds.fetch(runId)),
+    parse: (runId, connectorId, generation = 0) => add('parse', { connectorId, runId }, jobIds.parse(runId, generation)),
+    upsert: (runId, connectorId, seq) => add('upsert', { connectorId, runId, seq }, jobIds.upsert(runId, seq)),
+    finalize: (runId, connectorId, generation = 0) => add('finalize', { connectorId, runId }, jobIds.finalize(runId, generation)),
     async close() {
       await Promise.all([...queues.values()].map((q) => closeBullmq(q)));
     },

@@ -3,3 +3,4 @@ export * from './redis.ts';
 export * from './shutdown.ts';
 export * from './run-worker.ts';
 export * from './heartbeat.ts';
+export * from './worker-app.ts';

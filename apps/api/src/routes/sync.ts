@@ -1,15 +1,12 @@
 /**
  * On-demand sync. One sync per connector at a time: when one is running (its lock is held) or
  * already queued (BullMQ deduplication on the connector id), the answer is that one, not a second.
- * The job carries ids only; its id (the catalogue's jobIds.sync) is the sync id the planner uses.
+ * The job carries ids only; its id (named by @qpc/jobs' addSyncRequest) is the sync id the planner uses.
  */
-import { randomUUID } from 'node:crypto';
-import { jobIds, jobOptions, type JobPayload } from '@qpc/jobs';
+import { addSyncRequest } from '@qpc/jobs';
 import type { ConnectorDoc, RunDoc } from '@qpc/store';
 import type { ServerDeps } from '../server.ts';
 import { runView } from './run-view.ts';
-
-export const syncDedupId = (connectorId: string) => `sync-${connectorId}`;
 
 export interface SyncAnswer {
   connectorId: string;
@@ -37,19 +34,12 @@ export async function requestSync(deps: ServerDeps, connector: ConnectorDoc, opt
       runs: runs.map((r: RunDoc) => runView(r)),
     };
   }
-  const requestId = randomUUID();
-  const jobId = jobIds.sync(connector._id, requestId);
-  const payload: JobPayload<'sync'> = { connectorId: connector._id, trigger: 'on-demand', reingest: opts.reingest, requestId };
-  const job = await deps.queues.sync.add('sync', payload, {
-    ...jobOptions.sync,
-    jobId,
-    deduplication: { id: syncDedupId(connector._id) },
-  });
+  const { jobId, joined } = await addSyncRequest(deps.queues.sync, { connectorId: connector._id, reingest: opts.reingest });
   return {
     connectorId: connector._id,
-    jobId: job.id ?? jobId,
+    jobId,
     syncId: null,
-    joined: job.id !== jobId,
+    joined,
     state: 'queued',
     runs: [],
   };
