@@ -1,8 +1,8 @@
-import { stageJobs } from '@qpc/jobs';
+import { jobPresence } from '@qpc/jobs';
 import type { StageJobs } from '@qpc/store';
 import type { ServerDeps } from './server.ts';
 
-/** The pipeline's jobs by stage, over the API's queues (for the stuck-run checks). */
-export function stageJobsOf(deps: Pick<ServerDeps, 'queues'>): StageJobs {
-  return stageJobs((name) => deps.queues[name]);
+/** Where the pipeline's jobs stand, over the API's queues (for the stuck-run checks). */
+export function stageJobsOf(deps: Pick<ServerDeps, 'queues'>): Pick<StageJobs, 'presence'> {
+  return { presence: jobPresence((name) => deps.queues[name]) };
 }

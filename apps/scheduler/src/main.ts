@@ -27,7 +27,7 @@ const stop = startReconciler(
 const pipeline = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 const stopWatchdog = startReconciler(
   async () => {
-    for (const r of await recoverStuckRuns(store, stageJobs(pipeline.queue), config.QPC_STUCK_AFTER_MS)) {
+    for (const r of await recoverStuckRuns(store, stageJobs(pipeline), config.QPC_STUCK_AFTER_MS)) {
       logger.warn(r, r.action === 'resumed' ? 'stuck run resumed: its missing jobs were enqueued' : 'stuck run failed: its job ended without moving it on');
     }
   },

@@ -30,7 +30,7 @@ t.test('stuck runs are told from waiting ones, then resumed or failed', async (t
   const store = createStore(db);
   const enqueuer = createEnqueuer({ connection: connectionOptions(redisUrl, 'producer'), prefix });
   t.teardown(() => enqueuer.close());
-  const jobs = stageJobs(enqueuer.queue);
+  const jobs = stageJobs(enqueuer);
 
   // parsing, its parse job never enqueued (the fetch stage died between the two): resumable
   await runIn(store, 'lost-parse', 'parsing');

@@ -48,7 +48,7 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
   if (run.state === 'parsing') {
     // an earlier attempt stored the report and moved the run on, then failed before (or while)
     // handing it to parse: make sure the parse job exists (its id dedupes)
-    await deps.enqueueParse(runId, run.connectorId, run.resumes);
+    await deps.enqueue.parse(runId, run.connectorId, run.resumes);
     return { outcome: 'done', reason: 'stored already; handed to parse' };
   }
   if (run.state !== 'queued' && run.state !== 'fetching') {

@@ -23,8 +23,11 @@ t.test('a retried fetch that finds its run parsing makes sure the parse job exis
       qualys: () => {
         throw new Error('the report is stored already: no download');
       },
-      enqueueParse: async (...args) => {
-        handed.push(args);
+      enqueue: {
+        parse: async (...args: unknown[]) => {
+          handed.push(args);
+          return undefined;
+        },
       },
       logger: createLogger('test', 'silent'),
     },

@@ -39,8 +39,11 @@ t.test('a sync taking over the stale lock of a half-done delete releases it and 
         dialled += 1;
         throw new Error('a sync of a connector being deleted must not dial Qualys');
       },
-      enqueueFetch: async () => {
-        enqueued += 1;
+      enqueue: {
+        fetch: async () => {
+          enqueued += 1;
+          return undefined;
+        },
       },
       logger: createLogger('test', 'silent'),
     },

@@ -246,18 +246,22 @@ export function jobIdOf(stage: Stage, runId: string, key: number): string {
   return stage === 'upsert' ? jobIds.upsert(runId, key) : jobIds[stage](runId, key);
 }
 
-export function stageJobs(queueOf: (name: QueueName) => Queue) {
+/** Whether a run's job of a stage is there: live (waiting, delayed, active...), ended, or missing. */
+export function jobPresence(queueOf: (name: QueueName) => Queue) {
+  return async (stage: Stage, runId: string, key: number): Promise<'live' | 'ended' | 'missing'> => {
+    const state = await queueOf(stage).getJobState(jobIdOf(stage, runId, key));
+    if (state === 'unknown') return 'missing';
+    return ENDED.has(state) ? 'ended' : 'live';
+  };
+}
+
+export function stageJobs(enqueuer: Pick<Enqueuer, 'queue' | 'fetch' | 'parse' | 'upsert' | 'finalize'>) {
   return {
-    async presence(stage: Stage, runId: string, key: number): Promise<'live' | 'ended' | 'missing'> {
-      const state = await queueOf(stage).getJobState(jobIdOf(stage, runId, key));
-      if (state === 'unknown') return 'missing';
-      return ENDED.has(state) ? 'ended' : 'live';
-    },
+    presence: jobPresence(enqueuer.queue),
     async enqueue(stage: Stage, run: { _id: string; connectorId: string }, key: number): Promise<unknown> {
-      const jobId = jobIdOf(stage, run._id, key);
-      const base = { connectorId: run.connectorId, runId: run._id };
-      if (stage === 'upsert') return queueOf('upsert').add('upsert', parsePayload('upsert', { ...base, seq: key }), { ...jobOptions.upsert, jobId });
-      return queueOf(stage).add(stage, parsePayload(stage, base), { ...jobOptions[stage], jobId });
+      if (stage === 'fetch') return enqueuer.fetch(run._id, run.connectorId);
+      if (stage === 'upsert') return enqueuer.upsert(run._id, run.connectorId, key);
+      return enqueuer[stage](run._id, run.connectorId, key);
     },
   };
 }

@@ -4,7 +4,7 @@
  * adds nothing, and an on-demand sync joins the one already queued.
  */
 import t from 'tap';
-import { createEnqueuer, PayloadError } from '../src/index.ts';
+import { createEnqueuer, jobOptions, PayloadError } from '../src/index.ts';
 import { testRedis } from '@qpc/testing';
 
 const connection = (url: string) => ({ host: new URL(url).hostname, port: Number(new URL(url).port || 6379), maxRetriesPerRequest: null });
@@ -30,7 +30,7 @@ t.test('pipeline jobs get their persisted ids; a second enqueue of the same job 
   t.same(await ids('finalize'), ['finalize-r1', 'finalize-r1-1']);
   const job = await enqueuer.queue('upsert').getJob('upsert-r1-3');
   t.same(job?.data, { connectorId: 'c1', runId: 'r1', seq: 3 }, 'ids only in the payload');
-  t.equal(job?.opts.attempts, 5, 'the catalogue options');
+  t.equal(job?.opts.attempts, jobOptions.upsert.attempts, 'the catalogue options');
 });
 
 t.test('a bad payload is refused before anything is added', async (t) => {

@@ -154,6 +154,20 @@ export async function failRun(store: Store, runId: string, error: Omit<RunError,
   );
 }
 
+/** Mark a run as looked at (its state unchanged), so that the watchdog gives its new jobs time. */
+export async function touchRun(store: Store, runId: string, state: RunState, now = new Date()): Promise<void> {
+  await store.col.runs.updateOne({ _id: runId, state }, { $set: { updatedAt: now } });
+}
+
+/** failRun, only if the run is still as it was seen (state and last update): a run that moved on is left alone. */
+export async function failRunAsSeen(store: Store, seen: Pick<RunDoc, '_id' | 'state' | 'updatedAt'>, error: Omit<RunError, 'at'>, now = new Date()): Promise<RunDoc | null> {
+  return store.col.runs.findOneAndUpdate(
+    { _id: seen._id, state: seen.state, updatedAt: seen.updatedAt },
+    { $set: { state: 'failed', error: { ...error, message: error.message.slice(0, 2000), at: now }, endedAt: now, updatedAt: now } },
+    { returnDocument: 'after' },
+  );
+}
+
 export async function setProgress(store: Store, runId: string, p: Partial<RunDoc['progress']>): Promise<void> {
   const set: Record<string, number> = {};
   for (const [k, v] of Object.entries(p)) set[`progress.${k}`] = v;

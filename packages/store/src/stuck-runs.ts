@@ -8,7 +8,7 @@
 import { ONE_BATCH } from './one-batch.ts';
 import type { Store } from './store.ts';
 import type { RunDoc, RunState } from './documents.ts';
-import { isTerminal, runsOfSync } from './runs.repository.ts';
+import { failRunAsSeen, isTerminal, runsOfSync, touchRun } from './runs.repository.ts';
 import { continueSync } from './pipeline-steps.ts';
 
 export type PipelineStage = 'fetch' | 'parse' | 'upsert' | 'finalize';
@@ -70,7 +70,7 @@ async function neededJobs(store: Store, run: RunDoc): Promise<Array<Omit<NeededJ
  * waiting (a long parse held by backpressure, a queued run behind another) are not stuck: a job of
  * theirs is live, or they need none yet.
  */
-export async function findStuckRuns(store: Store, jobs: StageJobs, quietMs: number, now = new Date()): Promise<StuckRun[]> {
+export async function findStuckRuns(store: Store, jobs: Pick<StageJobs, 'presence'>, quietMs: number, now = new Date()): Promise<StuckRun[]> {
   const quiet = await store.col.runs
     .find({ state: { $in: IN_PROGRESS }, updatedAt: { $lt: new Date(now.getTime() - quietMs) } }, { batchSize: ONE_BATCH })
     .toArray();
@@ -105,17 +105,13 @@ export async function recoverStuckRuns(store: Store, jobs: StageJobs, quietMs: n
     if (needed.every((j) => j.presence === 'missing')) {
       for (const j of needed) await jobs.enqueue(j.stage, run, j.key);
       // touched, so the next sweep gives the new jobs time before looking again
-      await store.col.runs.updateOne({ _id: run._id, state: run.state }, { $set: { updatedAt: now } });
+      await touchRun(store, run._id, run.state, now);
       out.push({ runId: run._id, state: run.state, action: 'resumed', jobs: names });
       continue;
     }
     const ended = needed.filter((j) => j.presence === 'ended').map((j) => `${j.stage}:${j.key}`);
     const message = `the run stopped in ${run.state}: its job (${ended.join(', ')}) ended without moving it on; retry the run`;
-    // compare-and-set on what was looked at: a run that moved on meanwhile is left alone
-    const failed = await store.col.runs.findOneAndUpdate(
-      { _id: run._id, state: run.state, updatedAt: run.updatedAt },
-      { $set: { state: 'failed', error: { class: 'RUN_STUCK', message, stage: stageOf(run.state), at: now }, endedAt: now, updatedAt: now } },
-    );
+    const failed = await failRunAsSeen(store, run, { class: 'RUN_STUCK', message, stage: stageOf(run.state) }, now);
     if (failed) await continueSync(store, run.syncId, run.connectorId, (runId, connectorId) => jobs.enqueue('fetch', { _id: runId, connectorId }, 0));
     out.push({ runId: run._id, state: run.state, action: 'failed', jobs: names });
   }
