@@ -55,6 +55,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(err.status).json(errorBody(err.code, err.message));
       return;
     }
+    if (err instanceof URIError) {
+      // the router could not decode a path parameter (%zz, a lone %, bytes that are not UTF-8); the value is not echoed
+      res.status(400).json(errorBody('BAD_PATH', 'path: not valid percent-encoding (each % must start a UTF-8 escape such as %20)'));
+      return;
+    }
     if (isBodyParserError(err)) {
       // express.json(): malformed JSON, body too large, wrong charset. Its message quotes no body.
       const code = err.type === 'entity.too.large' ? 'BODY_TOO_LARGE' : 'INVALID_BODY';
