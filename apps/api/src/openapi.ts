@@ -60,6 +60,7 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { title: 
         : { description: 'ok', content: { [r.produces ?? 'application/json']: { schema: {} } } };
     for (const [code, description] of Object.entries(r.responses)) responses[code] = errorResponse(description);
     if (r.params || r.query || r.body) responses['400'] ??= errorResponse('validation failed (the message names the field)');
+    if (r.body) responses['415'] ??= errorResponse('the body is not application/json');
     if (r.role !== 'public') {
       responses['401'] = errorResponse('missing or invalid token');
       if (r.role === 'admin') responses['403'] = errorResponse('viewer token: read only');

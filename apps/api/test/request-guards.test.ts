@@ -1,8 +1,15 @@
-/** Requests the routes refuse before any handler runs: bad percent-encoding in a path id. */
+/** Requests the routes refuse before any handler runs: bad percent-encoding in a path id, a body that is not JSON. */
 import t from 'tap';
-import { startApi } from './helpers.ts';
+import { ADMIN, startApi } from './helpers.ts';
 
 const api = await startApi(t);
+
+/** A request with its own content type (api.call always sends JSON). */
+async function raw(method: string, path: string, type: string, body: string) {
+  const res = await fetch(`${api.base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': type }, body });
+  const text = await res.text();
+  return { status: res.status, text, json: JSON.parse(text) as { error?: { code: string; message: string }; name?: string } };
+}
 
 t.test('bad percent-encoding in a path id is a 400 BAD_PATH, not a logged 500', async (t) => {
   for (const path of ['/api/connectors/%zz', '/api/runs/%', '/api/findings/%ff%fe', '/api/hosts/a%e0%80']) {
@@ -14,4 +21,32 @@ t.test('bad percent-encoding in a path id is a 400 BAD_PATH, not a logged 500', 
   t.notMatch(api.logs.join(''), /URIError|request failed/, 'nothing logged as an internal error');
   // a well-formed escape still reaches the route
   t.equal((await api.call('GET', '/api/connectors/%41bc')).status, 404);
+});
+
+t.test('a body that is not JSON is a 415 on a JSON route, not read as {}', async (t) => {
+  const valid = { name: 'x', url: 'https://qualys.example', username: 'u', password: 'p', network: 'n', reportTitlePrefix: 'P' };
+  const created = await api.call('POST', '/api/connectors', { body: valid });
+  t.equal(created.status, 201, created.text);
+  const id = created.json.id as string;
+  const cases: [string, string, string, string][] = [
+    ['POST', `/api/connectors/${id}/sync`, 'text/plain', '{"reingest":true}'],
+    ['PATCH', `/api/connectors/${id}`, 'text/plain', '{"name":"renamed"}'],
+    ['POST', '/api/connectors', 'application/x-www-form-urlencoded', 'name=y'],
+    ['POST', `/api/connectors/${id}/sync`, 'text/plain', 'anything'],
+  ];
+  for (const [method, path, type, body] of cases) {
+    const r = await raw(method, path, type, body);
+    t.equal(r.status, 415, `${method} ${path} ${type}`);
+    t.equal(r.json?.error?.code, 'UNSUPPORTED_MEDIA_TYPE');
+    t.match(r.json?.error?.message, type);
+  }
+  t.equal((await api.call('GET', `/api/connectors/${id}`)).json.name, 'x', 'the text/plain PATCH changed nothing');
+  t.equal(await api.deps.queues.sync.count(), 0, 'the text/plain sync queued nothing');
+  // JSON (with a charset) and an empty body still pass
+  const patched = await raw('PATCH', `/api/connectors/${id}`, 'application/json; charset=utf-8', '{"name":"renamed"}');
+  t.equal(patched.status, 200, patched.text);
+  const sync = await fetch(`${api.base}/api/connectors/${id}/sync`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+  t.equal(sync.status, 202, 'a sync without a body');
+  const doc = api.openapi as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  t.ok(doc.paths['/api/connectors/{id}']?.patch?.responses['415'], '415 documented');
 });
