@@ -1,4 +1,4 @@
-/** Requests the routes refuse before any handler runs: bad percent-encoding in a path id, a body that is not JSON. */
+/** Requests the routes refuse before any handler runs: bad percent-encoding in a path id, a body that is not JSON, counts not in digits. */
 import t from 'tap';
 import { ADMIN, startApi } from './helpers.ts';
 
@@ -49,4 +49,30 @@ t.test('a body that is not JSON is a 415 on a JSON route, not read as {}', async
   t.equal(sync.status, 202, 'a sync without a body');
   const doc = api.openapi as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
   t.ok(doc.paths['/api/connectors/{id}']?.patch?.responses['415'], '415 documented');
+});
+
+t.test('limit and size are digits only', async (t) => {
+  for (const path of [
+    '/api/connectors?limit=0x10',
+    '/api/connectors?limit=1e2',
+    '/api/connectors?limit=%205',
+    '/api/connectors?limit=',
+    '/api/connectors?limit=2.0',
+    '/api/connectors?limit=0',
+    '/api/connectors?limit=501',
+    '/api/runs?limit=1e1',
+    '/api/hosts?limit=0b11',
+    '/api/findings?limit=-1',
+    '/api/findings/facets?size=0x10',
+  ]) {
+    const r = await api.call('GET', path);
+    t.equal(r.status, 400, path);
+    t.equal(r.json?.error?.code, 'VALIDATION_FAILED', path);
+    t.match(r.json?.error?.message, /^(limit|size): /, path);
+  }
+  const ok = await api.call('GET', '/api/connectors?limit=1');
+  t.equal(ok.status, 200);
+  t.equal(ok.json.items.length, 1);
+  t.equal((await api.call('GET', '/api/connectors')).status, 200, 'no limit: the default');
+  t.equal((await api.call('GET', '/api/findings/facets?size=500')).status, 200);
 });
