@@ -76,3 +76,23 @@ t.test('limit and size are digits only', async (t) => {
   t.equal((await api.call('GET', '/api/connectors')).status, 200, 'no limit: the default');
   t.equal((await api.call('GET', '/api/findings/facets?size=500')).status, 200);
 });
+
+t.test('an unknown or operator-shaped query key is a 400 naming it, on every list route', async (t) => {
+  const cases: [string, string][] = [
+    ['/api/findings?testStatus[$ne]=x', 'testStatus[$ne]'],
+    ['/api/findings?host[$regex]=.*', 'host[$regex]'],
+    ['/api/findings/facets?severity[$gt]=', 'severity[$gt]'],
+    ['/api/hosts?network[$ne]=x', 'network[$ne]'],
+    ['/api/runs?state[$in]=failed', 'state[$in]'],
+    ['/api/connectors?nameLower=x', 'nameLower'],
+    ['/api/connectors/some-id/runs?foo=1', 'foo'],
+    ['/api/connectors/some-id?x=1', 'x'],
+  ];
+  for (const [path, key] of cases) {
+    const r = await api.call('GET', path);
+    t.equal(r.status, 400, path);
+    t.equal(r.json?.error?.code, 'VALIDATION_FAILED', path);
+    t.match(r.json?.error?.message, key, path);
+  }
+  t.equal((await api.call('GET', '/api/findings?testStatus=Failed&limit=5')).status, 200, 'known keys pass');
+});
