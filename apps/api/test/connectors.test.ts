@@ -76,6 +76,29 @@ t.test('validation names the field', async (t) => {
   }
 });
 
+t.test('control and bidi characters are refused in every text field, naming it', async (t) => {
+  const bad = ['nul\u0000x', 'esc\u001b[31m', 'rtl\u202Egnp.exe', 'isolate\u2066x', 'mark\u200Fx', 'line\r\nInjected: 1', 'tab\tx', 'del\u007Fx', 'c1\u0085x', 'sep\u2028x'];
+  for (const field of ['name', 'network', 'reportTitlePrefix', 'username'] as const) {
+    for (const v of bad) {
+      // the value is named by its ASCII prefix: a raw U+2028 in a test name breaks the TAP stream
+      const label = `${field}: ${v.slice(0, 3)}`;
+      const r = await api.call('POST', '/api/connectors', { body: { ...valid, name: `ctl-${field}`, [field]: v } });
+      t.equal(r.status, 400, label);
+      t.equal(r.json?.error?.code, 'VALIDATION_FAILED', label);
+      t.match(r.json?.error?.message, new RegExp(`^${field}: must not contain control`), label);
+    }
+  }
+  const ok = await api.call('POST', '/api/connectors', { body: { ...valid, name: 'Zürich Ünïcode 東京 🙂', reportTitlePrefix: 'PC — Weekly' } });
+  t.equal(ok.status, 201, 'letters of any script and emoji pass');
+  const p = await api.call('PATCH', `/api/connectors/${ok.json.id}`, { body: { name: 'x\u202Ey' } });
+  t.equal(p.status, 400, 'PATCH too');
+  t.match(p.json.error.message, /^name: /);
+  const tc = await api.call('POST', '/api/connectors/test', { body: { url: valid.url, username: 'a\nb', password: 'p', reportTitlePrefix: 'P' } });
+  t.equal(tc.status, 400, 'Test Credentials too');
+  t.match(tc.json.error.message, /^username: /);
+  t.equal((await api.call('DELETE', `/api/connectors/${ok.json.id}`)).status, 200);
+});
+
 t.test('plain http only when allowed', async (t) => {
   const r = await httpApi.call('POST', '/api/connectors', { body: { ...valid, url: 'http://127.0.0.1:9' } });
   t.equal(r.status, 201);
