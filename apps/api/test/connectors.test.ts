@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Readable } from 'node:stream';
 import { schedulerId } from '@qpc/jobs';
-import { saveReportFile, stageBatch } from '@qpc/store';
+import { connectorCredentials, saveReportFile, stageBatch } from '@qpc/store';
 import { isEncryptedValue } from '@qpc/secrets';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
 
@@ -34,7 +34,7 @@ t.test('create, read, list: the password is write-only and encrypted at rest', a
   t.ok(stored);
   t.ok(isEncryptedValue(stored!.password), 'stored as an encrypted value');
   t.notMatch(JSON.stringify(stored), CANARY, 'no plaintext at rest');
-  t.equal(api.deps.secrets.decrypt(stored!.password, c.json.id), CANARY);
+  t.equal(connectorCredentials(stored!, api.deps.secrets).password, CANARY);
   t.equal(stored!.nameLower, 'prod pc');
   t.ok(await api.deps.store.col.networks.findOne({ _id: 'corp' }), 'network created on first use');
 
@@ -134,7 +134,7 @@ t.test('edit: without a password the stored one is kept; with one it is replaced
   t.equal(p.status, 200);
   t.notMatch(p.text, 'new-secret-1');
   const again = await api.deps.store.col.connectors.findOne({ _id: prod.id });
-  t.equal(api.deps.secrets.decrypt(again!.password, prod.id), 'new-secret-1');
+  t.equal(connectorCredentials(again!, api.deps.secrets).password, 'new-secret-1');
   t.equal((await api.call('PATCH', `/api/connectors/${prod.id}`, { body: { url: 'http://x.example' } })).status, 400);
   t.equal((await api.call('PATCH', '/api/connectors/nope', { body: { name: 'x' } })).status, 404);
   // the password restored for the other tests
