@@ -80,6 +80,7 @@ export function qualysUrl(allowHttp: boolean) {
  * C0 and C1 controls (NUL, ESC, CR/LF, tab, DEL), the line and paragraph separators and the bidi
  * controls: in a name they forge log lines, terminal colours or a reversed file name in the console.
  */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 const plainText = (max: number) =>
   z
