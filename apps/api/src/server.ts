@@ -26,6 +26,8 @@ export interface ServerDeps {
   tokens: AuthTokens;
   /** QPC_ALLOW_HTTP: accept plain-http Qualys URLs (simulator, tests) */
   allowHttp: boolean;
+  /** QPC_ALLOW_PRIVATE_QUALYS: https Qualys URLs may be private addresses */
+  allowPrivateQualys: boolean;
   /** a fail-fast connection (role 'producer') for readiness */
   redis: Redis;
   store: Store;

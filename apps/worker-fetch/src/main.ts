@@ -16,7 +16,7 @@ const { client: mongo, store } = await connectStore(config.MONGO_URL);
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 
 const qualys = (creds: { url: string; username: string; password: string }) =>
-  createQualysClient({ ...creds, redis, keyPrefix: config.QPC_QUEUE_PREFIX, logger, allowHttp: config.QPC_ALLOW_HTTP });
+  createQualysClient({ ...creds, redis, keyPrefix: config.QPC_QUEUE_PREFIX, logger, allowHttp: config.QPC_ALLOW_HTTP, allowPrivate: config.QPC_ALLOW_PRIVATE_QUALYS });
 const enqueueFetch = (runId: string, connectorId: string) => enqueuer.add('fetch', { connectorId, runId }, { jobId: jobIds.fetch(runId) });
 const enqueueParse = (runId: string, connectorId: string, gen: number) =>
   enqueuer.add('parse', { connectorId, runId }, { jobId: jobIds.parse(runId, gen) });

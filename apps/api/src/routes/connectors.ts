@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { MongoServerError } from 'mongodb';
+import { checkedAddresses, isQualysError } from '@qpc/qualys-client';
 import { StoreError, connectorCredentials, encryptConnectorPassword, type ConnectorDoc } from '@qpc/store';
 import { ApiError, badRequest, conflict, notFound } from '../errors.ts';
 import { pageOf, type SortKey } from '../paging.ts';
@@ -70,6 +71,20 @@ function savedPassword(deps: ServerDeps, doc: ConnectorDoc): string {
   }
 }
 
+/**
+ * Where plain http is refused (production), a Qualys host that is or resolves to a loopback, link-local,
+ * metadata or (unless allowed) private address is refused before it is saved or dialled: 400 URL_REFUSED.
+ */
+async function checkQualysHost(deps: ServerDeps, url: string): Promise<void> {
+  if (deps.allowHttp) return;
+  try {
+    await checkedAddresses(new URL(url).hostname, { restrict: true, allowPrivate: deps.allowPrivateQualys });
+  } catch (err) {
+    if (isQualysError(err) && err.code === 'QUALYS_ADDRESS_REFUSED') throw badRequest('URL_REFUSED', `url: ${err.message}`);
+    // a name that does not resolve here may resolve for the workers, which check again at every connect
+  }
+}
+
 const LIST_KEY: SortKey = { field: 'nameLower', dir: 1 };
 
 export async function findConnector(deps: ServerDeps, id: string): Promise<ConnectorDoc> {
@@ -92,11 +107,12 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'admin',
     body: createSchema,
     status: 201,
-    responses: { 409: 'a connector with this name exists (case-insensitive)' },
+    responses: { 409: 'a connector with this name exists (case-insensitive)', 400: 'validation failed, or url: a refused address (URL_REFUSED)' },
     handle: async ({ body }) => {
       const now = new Date();
       const _id = randomUUID();
       const { password, urbaDryRun, urbaThreshold, ...rest } = body;
+      await checkQualysHost(deps, rest.url);
       const doc: ConnectorDoc = {
         _id,
         ...rest,
@@ -157,6 +173,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       const { password, urbaThreshold, ...rest } = body;
       const binding = { url: rest.url ?? current.url, username: rest.username ?? current.username };
       if (password === undefined) requirePasswordFor(current, binding);
+      if (rest.url !== undefined) await checkQualysHost(deps, rest.url);
       if (rest.name !== undefined) {
         const clash = await connectors.findOne({ nameLower: rest.name.toLowerCase(), _id: { $ne: params.id } }, { projection: { _id: 1 } });
         if (clash) throw duplicateName(rest.name);
@@ -215,7 +232,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
   });
 
   const probe = async (input: { url: string; username: string; password: string; reportTitlePrefix: string }) =>
-    deps.qualys({ ...input, allowHttp: deps.allowHttp });
+    deps.qualys({ ...input, allowHttp: deps.allowHttp, allowPrivate: deps.allowPrivateQualys });
 
   table.add({
     method: 'post',
@@ -231,6 +248,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       const url = body.url ?? doc.url;
       const username = body.username ?? doc.username;
       if (body.password === undefined) requirePasswordFor(doc, { url, username });
+      if (body.url !== undefined) await checkQualysHost(deps, body.url);
       return probe({
         url,
         username,
@@ -252,7 +270,10 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       password: createSchema.shape.password,
       reportTitlePrefix: createSchema.shape.reportTitlePrefix,
     }),
-    handle: async ({ body }) => probe(body),
+    handle: async ({ body }) => {
+      await checkQualysHost(deps, body.url);
+      return probe(body);
+    },
   });
 }
 
