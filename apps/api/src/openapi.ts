@@ -83,7 +83,8 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { title: 
       description:
         'Qualys Policy Compliance connector. Authorization: Bearer <token> on every route except /healthz and ' +
         '/readyz; viewer tokens may only read. Lists answer { items, next }; pass cursor=<next> for the next page. ' +
-        'Errors answer { error: { code, message } }. Bull Board is served at /admin/queues (same tokens; HTTP ' +
+        'Errors answer { error: { code, message } }. A query parameter a route does not list is a 400 (never ignored); ' +
+        'request bodies are application/json only (415 otherwise). Bull Board is served at /admin/queues (same tokens; HTTP ' +
         'Basic with the token as password is accepted there for browsers).',
     },
     components: {

@@ -95,4 +95,5 @@ t.test('an unknown or operator-shaped query key is a 400 naming it, on every lis
     t.match(r.json?.error?.message, key, path);
   }
   t.equal((await api.call('GET', '/api/findings?testStatus=Failed&limit=5')).status, 200, 'known keys pass');
+  t.match((api.openapi as { info: { description: string } }).info.description, /query parameter a route does not list is a 400/, 'documented');
 });
