@@ -79,6 +79,10 @@ t.test('create, list, get, edit, test, delete', async (t) => {
   t.equal(after!.reportTitlePrefix, 'PC Weekly');
   t.equal(after!.schedule, null);
   t.same(after!.password, doc!.password, 'edit without --password-stdin keeps the password');
+  const moved = await cli(['connectors', 'edit', 'Prod', '--url', 'https://elsewhere.example']);
+  t.equal(moved.code, 1, 'a new URL without --password-stdin is refused');
+  t.match(moved.stderr, /PASSWORD_REQUIRED/);
+  t.equal((await deps.store.col.connectors.findOne({ _id: doc!._id }))!.url, 'https://qualysapi.example');
 
   const tc = await cli(['connectors', 'test', 'Prod']);
   t.equal(tc.code, 0);
