@@ -33,8 +33,8 @@ export interface SyncAnswer {
   reingestIgnored: string | null;
 }
 
-const ignoredWhy = (state: 'queued' | 'running') =>
-  `ignored: a sync is ${state} for this connector and does not re-ingest; retry when it ends`;
+const ignoredWhy = (state: 'queued' | 'running', known: boolean) =>
+  `ignored: a sync is ${state} for this connector${known ? ' and does not re-ingest' : ''}; retry when it ends`;
 
 async function jobReingest(deps: ServerDeps, jobId: string): Promise<boolean | null> {
   const job = await deps.queues.sync.getJob(jobId);
@@ -43,7 +43,7 @@ async function jobReingest(deps: ServerDeps, jobId: string): Promise<boolean | n
 }
 
 function joinedAnswer(requested: boolean, state: 'queued' | 'running', reingest: boolean | null) {
-  return { reingest, reingestIgnored: requested && reingest !== true ? ignoredWhy(state) : null };
+  return { reingest, reingestIgnored: requested && reingest !== true ? ignoredWhy(state, reingest !== null) : null };
 }
 
 export async function requestSync(deps: ServerDeps, connector: ConnectorDoc, opts: { reingest: boolean }): Promise<SyncAnswer> {
