@@ -77,11 +77,16 @@ function savedPassword(deps: ServerDeps, doc: ConnectorDoc): string {
  */
 async function checkQualysHost(deps: ServerDeps, url: string): Promise<void> {
   if (deps.allowHttp) return;
+  let timer: NodeJS.Timeout | undefined;
+  // a resolver that does not answer in 5 s leaves the check to the workers' client, which runs it at every connect
+  const slow = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
   try {
-    await checkedAddresses(new URL(url).hostname, { restrict: true, allowPrivate: deps.allowPrivateQualys });
+    await Promise.race([checkedAddresses(new URL(url).hostname, { restrict: true, allowPrivate: deps.allowPrivateQualys }), slow]);
   } catch (err) {
     if (isQualysError(err) && err.code === 'QUALYS_ADDRESS_REFUSED') throw badRequest('URL_REFUSED', `url: ${err.message}`);
     // a name that does not resolve here may resolve for the workers, which check again at every connect
+  } finally {
+    clearTimeout(timer);
   }
 }
 
