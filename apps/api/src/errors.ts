@@ -26,7 +26,12 @@ export const conflict = (code: string, message: string) => new ApiError(409, cod
 /** A validation error that names each bad field: `name: too small; url: must be https`. */
 export function validationError(where: 'body' | 'query' | 'params', error: z.ZodError): ApiError {
   const parts = error.issues.map((i) => {
-    const field = i.path.length ? i.path.map(String).join('.') : where;
+    const at = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys') {
+      const what = where === 'query' ? 'parameter' : 'field';
+      return i.keys.map((k) => `${at ? `${at}.` : ''}${k}: not a ${what} of this route`).join('; ');
+    }
+    const field = at || where;
     return `${field}: ${i.message}`;
   });
   const err = new ApiError(400, 'VALIDATION_FAILED', parts.join('; '));
@@ -53,6 +58,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (err instanceof ApiError) {
       res.status(err.status).json(errorBody(err.code, err.message));
+      return;
+    }
+    if (err instanceof URIError) {
+      // the router could not decode a path parameter (%zz, a lone %, bytes that are not UTF-8); the value is not echoed
+      res.status(400).json(errorBody('BAD_PATH', 'path: not valid percent-encoding (each % must start a UTF-8 escape such as %20)'));
       return;
     }
     if (isBodyParserError(err)) {

@@ -21,6 +21,7 @@ const { deps, close } = await connectDeps({
   prefix: config.QPC_QUEUE_PREFIX,
   tokens: { admin: config.QPC_API_TOKEN ?? '', viewers: config.QPC_VIEWER_TOKENS },
   allowHttp: config.QPC_ALLOW_HTTP,
+  allowPrivateQualys: config.QPC_ALLOW_PRIVATE_QUALYS,
   secrets,
   qualys: createClientProbe({ redis: budgetRedis, keyPrefix: config.QPC_QUEUE_PREFIX, logger }),
   logger,

@@ -60,6 +60,7 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { title: 
         : { description: 'ok', content: { [r.produces ?? 'application/json']: { schema: {} } } };
     for (const [code, description] of Object.entries(r.responses)) responses[code] = errorResponse(description);
     if (r.params || r.query || r.body) responses['400'] ??= errorResponse('validation failed (the message names the field)');
+    if (r.body) responses['415'] ??= errorResponse('the body is not application/json');
     if (r.role !== 'public') {
       responses['401'] = errorResponse('missing or invalid token');
       if (r.role === 'admin') responses['403'] = errorResponse('viewer token: read only');
@@ -82,7 +83,8 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { title: 
       description:
         'Qualys Policy Compliance connector. Authorization: Bearer <token> on every route except /healthz and ' +
         '/readyz; viewer tokens may only read. Lists answer { items, next }; pass cursor=<next> for the next page. ' +
-        'Errors answer { error: { code, message } }. Bull Board is served at /admin/queues (same tokens; HTTP ' +
+        'Errors answer { error: { code, message } }. A query parameter a route does not list is a 400 (never ignored); ' +
+        'request bodies are application/json only (415 otherwise). Bull Board is served at /admin/queues (same tokens; HTTP ' +
         'Basic with the token as password is accepted there for browsers).',
     },
     components: {

@@ -10,6 +10,16 @@ function stepOf(code: string): ProbeStep {
   return 'login';
 }
 
+const NO_ANSWER = new Set(['QUALYS_UNREACHABLE', 'QUALYS_TIMEOUT', 'QUALYS_CONNECTION_RESET']);
+
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'its URL';
+  }
+};
+
 export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; logger?: Logger; timeoutMs?: number }): QualysProbe {
   return async (input): Promise<ProbeResult> => {
     let client: ReturnType<typeof createQualysClient> | undefined;
@@ -19,6 +29,7 @@ export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; log
         username: input.username,
         password: input.password,
         allowHttp: input.allowHttp,
+        allowPrivate: input.allowPrivate,
         ...(opts.redis ? { redis: opts.redis } : {}),
         ...(opts.keyPrefix ? { keyPrefix: opts.keyPrefix } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
@@ -39,12 +50,14 @@ export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; log
       };
     } catch (err) {
       const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const code = isQualysError(err) ? err.code : timeout ? 'QUALYS_TIMEOUT' : 'QUALYS_ERROR';
+      // refused, unreachable, reset or silent read the same, so Test Credentials cannot map open ports
+      const noAnswer = timeout || (isQualysError(err) && NO_ANSWER.has(err.code));
+      const code = noAnswer ? 'QUALYS_UNREACHABLE' : isQualysError(err) ? err.code : 'QUALYS_ERROR';
       // QualysError messages name statuses, paths and Qualys codes, never credentials; others are not echoed
-      const message = isQualysError(err)
-        ? err.message
-        : timeout
-          ? 'the Qualys API did not answer in time'
+      const message = noAnswer
+        ? `cannot reach the Qualys API at ${originOf(input.url)}: no connection or no answer`
+        : isQualysError(err)
+          ? err.message
           : 'unexpected error while testing the credentials';
       if (!isQualysError(err)) opts.logger?.warn({ err: { name: (err as Error)?.name } }, 'test credentials failed unexpectedly');
       const failedAt = stepOf(code);

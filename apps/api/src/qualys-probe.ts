@@ -9,6 +9,8 @@ export interface ProbeInput {
   password: string;
   reportTitlePrefix: string;
   allowHttp: boolean;
+  /** https only: the host may be a private address */
+  allowPrivate: boolean;
 }
 
 export interface ProbeReport {

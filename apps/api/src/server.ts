@@ -13,6 +13,7 @@ import type { Logger } from '@qpc/worker-kit';
 import { authMiddleware, viewerReadOnly, type AuthTokens } from './auth.ts';
 import { BOARD_PATH, boardRouter } from './board.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { requireJsonBody } from './json-body.ts';
 import { createMetrics, type RunTotalsSource } from './metrics.ts';
 import { buildOpenApi } from './openapi.ts';
 import { RouteTable, type RegisteredRoute } from './routes/registry.ts';
@@ -26,6 +27,8 @@ export interface ServerDeps {
   tokens: AuthTokens;
   /** QPC_ALLOW_HTTP: accept plain-http Qualys URLs (simulator, tests) */
   allowHttp: boolean;
+  /** QPC_ALLOW_PRIVATE_QUALYS: https Qualys URLs may be private addresses */
+  allowPrivateQualys: boolean;
   /** a fail-fast connection (role 'producer') for readiness */
   redis: Redis;
   store: Store;
@@ -66,7 +69,7 @@ export function createServer(deps: ServerDeps): ApiServer {
     next();
   });
   app.use(authMiddleware({ tokens: deps.tokens, publicPaths: PUBLIC_PATHS, basicPrefix: BOARD_PATH }));
-  app.use('/api', express.json({ limit: '64kb' }));
+  app.use('/api', requireJsonBody(), express.json({ limit: '64kb' }));
 
   const queues = Object.values(deps.queues);
   const metrics = createMetrics({

@@ -18,6 +18,7 @@ export interface WiringOptions {
   prefix: string;
   tokens: AuthTokens;
   allowHttp: boolean;
+  allowPrivateQualys?: boolean;
   secrets: SecretBox;
   qualys: QualysProbe;
   logger: Logger;
@@ -36,6 +37,7 @@ export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDe
     logger: opts.logger,
     tokens: opts.tokens,
     allowHttp: opts.allowHttp,
+    allowPrivateQualys: opts.allowPrivateQualys ?? false,
     redis,
     store,
     queues,

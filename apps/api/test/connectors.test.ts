@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Readable } from 'node:stream';
 import { schedulerId } from '@qpc/jobs';
-import { saveReportFile, stageBatch } from '@qpc/store';
+import { connectorCredentials, saveReportFile, stageBatch } from '@qpc/store';
 import { isEncryptedValue } from '@qpc/secrets';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
 
@@ -34,7 +34,7 @@ t.test('create, read, list: the password is write-only and encrypted at rest', a
   t.ok(stored);
   t.ok(isEncryptedValue(stored!.password), 'stored as an encrypted value');
   t.notMatch(JSON.stringify(stored), CANARY, 'no plaintext at rest');
-  t.equal(api.deps.secrets.decrypt(stored!.password, c.json.id), CANARY);
+  t.equal(connectorCredentials(stored!, api.deps.secrets).password, CANARY);
   t.equal(stored!.nameLower, 'prod pc');
   t.ok(await api.deps.store.col.networks.findOne({ _id: 'corp' }), 'network created on first use');
 
@@ -76,6 +76,29 @@ t.test('validation names the field', async (t) => {
   }
 });
 
+t.test('control and bidi characters are refused in every text field, naming it', async (t) => {
+  const bad = ['nul\u0000x', 'esc\u001b[31m', 'rtl\u202Egnp.exe', 'isolate\u2066x', 'mark\u200Fx', 'line\r\nInjected: 1', 'tab\tx', 'del\u007Fx', 'c1\u0085x', 'sep\u2028x'];
+  for (const field of ['name', 'network', 'reportTitlePrefix', 'username'] as const) {
+    for (const v of bad) {
+      // the value is named by its ASCII prefix: a raw U+2028 in a test name breaks the TAP stream
+      const label = `${field}: ${v.slice(0, 3)}`;
+      const r = await api.call('POST', '/api/connectors', { body: { ...valid, name: `ctl-${field}`, [field]: v } });
+      t.equal(r.status, 400, label);
+      t.equal(r.json?.error?.code, 'VALIDATION_FAILED', label);
+      t.match(r.json?.error?.message, new RegExp(`^${field}: must not contain control`), label);
+    }
+  }
+  const ok = await api.call('POST', '/api/connectors', { body: { ...valid, name: 'Zürich Ünïcode 東京 🙂', reportTitlePrefix: 'PC — Weekly' } });
+  t.equal(ok.status, 201, 'letters of any script and emoji pass');
+  const p = await api.call('PATCH', `/api/connectors/${ok.json.id}`, { body: { name: 'x\u202Ey' } });
+  t.equal(p.status, 400, 'PATCH too');
+  t.match(p.json.error.message, /^name: /);
+  const tc = await api.call('POST', '/api/connectors/test', { body: { url: valid.url, username: 'a\nb', password: 'p', reportTitlePrefix: 'P' } });
+  t.equal(tc.status, 400, 'Test Credentials too');
+  t.match(tc.json.error.message, /^username: /);
+  t.equal((await api.call('DELETE', `/api/connectors/${ok.json.id}`)).status, 200);
+});
+
 t.test('plain http only when allowed', async (t) => {
   const r = await httpApi.call('POST', '/api/connectors', { body: { ...valid, url: 'http://127.0.0.1:9' } });
   t.equal(r.status, 201);
@@ -111,7 +134,7 @@ t.test('edit: without a password the stored one is kept; with one it is replaced
   t.equal(p.status, 200);
   t.notMatch(p.text, 'new-secret-1');
   const again = await api.deps.store.col.connectors.findOne({ _id: prod.id });
-  t.equal(api.deps.secrets.decrypt(again!.password, prod.id), 'new-secret-1');
+  t.equal(connectorCredentials(again!, api.deps.secrets).password, 'new-secret-1');
   t.equal((await api.call('PATCH', `/api/connectors/${prod.id}`, { body: { url: 'http://x.example' } })).status, 400);
   t.equal((await api.call('PATCH', '/api/connectors/nope', { body: { name: 'x' } })).status, 404);
   // the password restored for the other tests

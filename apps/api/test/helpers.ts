@@ -40,7 +40,7 @@ const unusedProbe: QualysProbe = async () => {
 
 export async function startApi(
   t: Teardown,
-  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string; mongoHostPort?: string; secretKey?: Buffer } = {},
+  opts: { allowHttp?: boolean; allowPrivateQualys?: boolean; qualys?: QualysProbe; redisUrl?: string; mongoHostPort?: string; secretKey?: Buffer } = {},
 ): Promise<Api> {
   const { prefix, redisUrl: sharedRedis } = await testRedis(t);
   const { url: realMongoUrl, dbName } = await testMongo(t);
@@ -61,6 +61,7 @@ export async function startApi(
     prefix,
     tokens: { admin: ADMIN, viewers: [VIEWER] },
     allowHttp: opts.allowHttp ?? false,
+    allowPrivateQualys: opts.allowPrivateQualys ?? false,
     secrets,
     qualys: opts.qualys ?? unusedProbe,
     logger,

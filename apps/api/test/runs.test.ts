@@ -131,6 +131,13 @@ t.test('sync now: 202 with the sync; a second request joins it; a running one is
   t.equal(second.json.joined, true);
   t.equal(second.json.jobId, first.json.jobId, 'the same sync');
   t.equal(await api.deps.queues.sync.count(), 1, 'one sync job');
+  t.equal(first.json.reingest, false);
+  t.equal(first.json.reingestIgnored, null);
+  t.equal(second.json.reingest, false, 'the queued sync does not re-ingest');
+  t.match(second.json.reingestIgnored, /^ignored: a sync .* retry when it ends/, 'the joined request is told its reingest is not applied');
+  t.equal((await api.deps.queues.sync.getJob(first.json.jobId))!.data.reingest, false, 'and the queued job is unchanged');
+  const third = await api.call('POST', `/api/connectors/${c1}/sync`);
+  t.equal(third.json.reingestIgnored, null, 'nothing ignored when reingest was not asked');
 
   // a sync already running (its lock is held): answered with its runs
   await api.deps.store.col.syncLocks.insertOne({ _id: c2, syncId: 'sync-4', runIds: ['run-008', 'run-009'], at: new Date() });
@@ -140,6 +147,19 @@ t.test('sync now: 202 with the sync; a second request joins it; a running one is
   t.equal(running.json.joined, true);
   t.equal(running.json.syncId, 'sync-4');
   t.same(running.json.runs.map((r: { id: string }) => r.id).sort(), ['run-008', 'run-009']);
+  const runningReingest = await api.call('POST', `/api/connectors/${c2}/sync`, { body: { reingest: true } });
+  t.equal(runningReingest.json.joined, true);
+  t.equal(runningReingest.json.reingest, null, 'the running sync\'s job is gone: not known');
+  t.match(runningReingest.json.reingestIgnored, /^ignored: a sync is running/);
+  t.equal(await api.deps.queues.sync.count(), 1, 'nothing queued for it');
+  // a queued sync that re-ingests: a second reingest request is that one, nothing ignored
+  await api.deps.store.col.syncLocks.deleteOne({ _id: c2 });
+  const r1 = await api.call('POST', `/api/connectors/${c2}/sync`, { body: { reingest: true } });
+  t.same([r1.json.joined, r1.json.reingest, r1.json.reingestIgnored], [false, true, null]);
+  const r2 = await api.call('POST', `/api/connectors/${c2}/sync`, { body: { reingest: true } });
+  t.same([r2.json.joined, r2.json.reingest, r2.json.reingestIgnored], [true, true, null]);
   t.equal((await api.call('POST', '/api/connectors/none/sync')).status, 404);
+  const doc = api.openapi as { paths: Record<string, Record<string, { summary: string }>> };
+  t.match(doc.paths['/api/connectors/{id}/sync']?.post?.summary, /reingest/, 'what happens to a reingest that joins is documented');
   t.equal((await api.call('POST', `/api/connectors/${c1}/sync`, { body: { reingest: 'yes' } })).status, 400);
 });

@@ -5,6 +5,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { startSimulator, DEMO_SCENARIO, resolveScenario } from '@qpc/qualys-sim';
+import { connectorCredentials } from '@qpc/store';
 import { VIEWER, startApi } from './helpers.ts';
 import { createClientProbe } from '../src/qualys-probe-client.ts';
 
@@ -52,7 +53,7 @@ t.test('supplied credentials override the saved ones for the test only', async (
   const good = await api.call('POST', `/api/connectors/${id}/test`, { body: { password: 'demo' } });
   t.equal(good.json.ok, true, good.text);
   const stored = await api.deps.store.col.connectors.findOne({ _id: id });
-  t.equal(api.deps.secrets.decrypt(stored!.password, id), 'wrong-saved', 'the saved password is unchanged');
+  t.equal(connectorCredentials(stored!, api.deps.secrets).password, 'wrong-saved', 'the saved password is unchanged');
   const before = await api.call('POST', '/api/connectors/test', {
     body: { url: sim.url, username: 'demo', password: 'demo', reportTitlePrefix: 'Quarterly' },
   });

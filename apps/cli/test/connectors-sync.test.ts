@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectDeps, createServer } from '@qpc/api';
 import { createSecretBox } from '@qpc/secrets';
+import { connectorCredentials } from '@qpc/store';
 import { httpServer, testMongo, testRedis, waitFor } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 
@@ -54,7 +55,7 @@ t.test('create, list, get, edit, test, delete', async (t) => {
   t.match(c.stdout, /^created Prod \(/);
   const doc = await deps.store.col.connectors.findOne({ name: 'Prod' });
   t.ok(doc);
-  t.equal(secrets.decrypt(doc!.password, doc!._id), PASSWORD, 'the password from stdin, without its newline');
+  t.equal(connectorCredentials(doc!, secrets).password, PASSWORD, 'the password from stdin, without its newline');
   t.same(doc!.schedule, { kind: 'daily', enabled: true, time: '02:30', timezone: 'Europe/Berlin' });
 
   const dup = await cli(['connectors', 'create', '--name', 'prod', '--url', 'https://x.example', '--username', 'a', '--network', 'n', '--prefix', 'p', '--password-stdin'], 'pw');
@@ -78,6 +79,10 @@ t.test('create, list, get, edit, test, delete', async (t) => {
   t.equal(after!.reportTitlePrefix, 'PC Weekly');
   t.equal(after!.schedule, null);
   t.same(after!.password, doc!.password, 'edit without --password-stdin keeps the password');
+  const moved = await cli(['connectors', 'edit', 'Prod', '--url', 'https://elsewhere.example']);
+  t.equal(moved.code, 1, 'a new URL without --password-stdin is refused');
+  t.match(moved.stderr, /PASSWORD_REQUIRED/);
+  t.equal((await deps.store.col.connectors.findOne({ _id: doc!._id }))!.url, 'https://qualysapi.example');
 
   const tc = await cli(['connectors', 'test', 'Prod']);
   t.equal(tc.code, 0);

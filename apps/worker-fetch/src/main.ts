@@ -12,7 +12,7 @@ await startWorkerApp({
   workers: ({ config, logger, store, enqueuer, redis, common }) => {
     const box = secretBoxFromConfig(config);
     const qualys = (creds: { url: string; username: string; password: string }) =>
-      createQualysClient({ ...creds, redis: redis!, keyPrefix: config.QPC_QUEUE_PREFIX, logger, allowHttp: config.QPC_ALLOW_HTTP });
+      createQualysClient({ ...creds, redis: redis!, keyPrefix: config.QPC_QUEUE_PREFIX, logger, allowHttp: config.QPC_ALLOW_HTTP, allowPrivate: config.QPC_ALLOW_PRIVATE_QUALYS });
     return {
       'sync-worker': runWorker({
         ...common,

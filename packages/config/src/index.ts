@@ -46,6 +46,8 @@ const schema = z.object({
   QPC_SECRET_KEY: secretKey,
   QPC_SECRET_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
   QPC_ALLOW_HTTP: bool,
+  /** https deployments: Qualys URLs may be private addresses (a private cloud platform); loopback, metadata never */
+  QPC_ALLOW_PRIVATE_QUALYS: bool,
   QPC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QPC_SHUTDOWN_TIMEOUT_MS: int(30_000, 100, 600_000),
   QPC_WORKER_CONCURRENCY: int(4, 1, 256),

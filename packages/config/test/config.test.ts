@@ -6,14 +6,16 @@ t.test('defaults', async (t) => {
   t.equal(c.REDIS_URL, 'redis://127.0.0.1:6379');
   t.equal(c.QPC_API_PORT, 8080);
   t.equal(c.QPC_ALLOW_HTTP, false);
+  t.equal(c.QPC_ALLOW_PRIVATE_QUALYS, false);
   t.ok(Object.isFrozen(c));
 });
 
 t.test('parses and coerces', async (t) => {
   const key = Buffer.alloc(32, 7).toString('base64');
-  const c = loadConfig({ QPC_API_PORT: '9090', QPC_ALLOW_HTTP: '1', QPC_SECRET_KEY: key, QPC_VIEWER_TOKENS: 'a, b,,' });
+  const c = loadConfig({ QPC_API_PORT: '9090', QPC_ALLOW_HTTP: '1', QPC_ALLOW_PRIVATE_QUALYS: '1', QPC_SECRET_KEY: key, QPC_VIEWER_TOKENS: 'a, b,,' });
   t.equal(c.QPC_API_PORT, 9090);
   t.equal(c.QPC_ALLOW_HTTP, true);
+  t.equal(c.QPC_ALLOW_PRIVATE_QUALYS, true);
   t.same(c.QPC_VIEWER_TOKENS, ['a', 'b']);
 });
 

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { LocalBudget, subscriptionId, type Budget } from './budget.ts';
+import { isIP } from 'node:net';
+import { addressRefused, guardedLookup, refusal, type AddressPolicy } from './address-policy.ts';
 import { checkAccess, type AccessReport } from './check-access.ts';
 import { fetchReport, type ReportDownload } from './download.ts';
 import { parseAbout, parseReportList, readSimpleReturn, type AboutInfo, type ReportInfo } from './envelopes.ts';
@@ -20,8 +22,10 @@ export interface QualysClientOptions {
   logger?: Logger;
   limits?: Partial<LimitsOptions>;
   timeouts?: Partial<TimeoutsOptions>;
-  /** allow a plain-http URL (the simulator, tests); https is required otherwise */
+  /** allow a plain-http URL (the simulator, tests), and any address; https is required otherwise */
   allowHttp?: boolean;
+  /** https deployments: allow private addresses (RFC 1918, CGNAT, IPv6 ULA) for a private cloud platform */
+  allowPrivate?: boolean;
 }
 
 export interface ReportFilters {
@@ -68,6 +72,11 @@ export function createQualysClient(options: QualysClientOptions): QualysClient {
     throw invalid(`the Qualys URL must use https (got ${url.protocol})`);
   if (url.username || url.password) throw invalid('the Qualys URL must not carry credentials; pass username and password');
   if (url.search || url.hash) throw invalid('the Qualys URL must not carry a query or fragment');
+  const policy: AddressPolicy = { restrict: !options.allowHttp, allowPrivate: options.allowPrivate ?? false };
+  // an IP literal is never looked up, so it is checked here; a host name at every connect (guardedLookup)
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  const why = isIP(literal) ? refusal(literal, policy) : undefined;
+  if (why) throw addressRefused(literal, literal, why);
   if (!options.username) throw invalid('a Qualys username is required');
   if (!options.password) throw invalid('a Qualys password is required');
 
@@ -91,7 +100,7 @@ export function createQualysClient(options: QualysClientOptions): QualysClient {
         logger,
       })
     : new LocalBudget(budgetOpts);
-  const tr = new Transport(url, options.username, options.password, budget, limits, timeouts, logger);
+  const tr = new Transport(url, options.username, options.password, budget, limits, timeouts, logger, policy.restrict ? guardedLookup(policy) : undefined);
 
   const listReports = async (filters: ReportFilters = {}, opts: { signal?: AbortSignal } = {}) => {
     const params: Record<string, string> = { action: 'list' };

@@ -14,6 +14,7 @@ export type QualysErrorCode =
   | 'QUALYS_HTML_PAGE' // an HTML page where XML was expected
   | 'QUALYS_UNEXPECTED_RESPONSE' // XML, but not the document the call answers with
   | 'QUALYS_UNREACHABLE' // DNS, refused, connect timeout
+  | 'QUALYS_ADDRESS_REFUSED' // the host is (or resolves to) an address the policy refuses: loopback, metadata, ...
   | 'QUALYS_TLS' // certificate or TLS handshake failure
   | 'QUALYS_TIMEOUT' // headers or body timeout
   | 'QUALYS_CONNECTION_RESET' // socket closed or reset mid-call
@@ -118,13 +119,19 @@ function findCode(err: unknown, set: Set<string>): string | undefined {
 
 /** A network-level error from undici or node:net turned into a QualysError (never a credential in it). */
 export function fromNetworkError(err: unknown, where: string): QualysError {
-  if (err instanceof QualysError) return err;
+  // a QualysError raised inside the connect (the address policy's lookup) may come back wrapped
+  for (let e: unknown = err, i = 0; i < 5 && typeof e === 'object' && e !== null; i++, e = (e as { cause?: unknown }).cause) {
+    if (e instanceof QualysError) return e;
+  }
   const raw = err instanceof Error ? err.message : String(err);
   const tls = findCode(err, TLS_CODES);
   if (tls) return new QualysError('QUALYS_TLS', `TLS failure talking to ${where}: ${tls}: ${raw}`, { retryable: false, cause: err });
   const unreachable = findCode(err, UNREACHABLE_CODES);
+  if (unreachable === 'ENOTFOUND' || unreachable === 'EAI_AGAIN')
+    return new QualysError('QUALYS_UNREACHABLE', `cannot reach ${where}: its host name does not resolve`, { retryable: true, cause: err });
+  // refused, unreachable and no answer read the same: the message must not tell a closed port from a filtered one
   if (unreachable)
-    return new QualysError('QUALYS_UNREACHABLE', `cannot reach ${where}: ${unreachable}: ${raw}`, { retryable: true, cause: err });
+    return new QualysError('QUALYS_UNREACHABLE', `cannot reach ${where}: no connection (refused, unreachable or no answer)`, { retryable: true, cause: err });
   const timeout = findCode(err, TIMEOUT_CODES);
   if (timeout) return new QualysError('QUALYS_TIMEOUT', `timed out talking to ${where}: ${timeout}`, { retryable: true, cause: err });
   const reset = findCode(err, RESET_CODES);

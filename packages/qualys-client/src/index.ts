@@ -12,3 +12,5 @@ export { LocalBudget, subscriptionId } from './budget.ts';
 export type { Budget, Lease, BudgetOptions } from './budget.ts';
 export { RedisBudget } from './redis-budget.ts';
 export type { RedisBudgetOptions } from './redis-budget.ts';
+export { addressKind, checkedAddresses, refusal } from './address-policy.ts';
+export type { AddressKind, AddressPolicy } from './address-policy.ts';

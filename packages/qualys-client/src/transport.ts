@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { Budget, Lease } from './budget.ts';
@@ -120,12 +121,14 @@ export class Transport {
     readonly limits: LimitsOptions,
     readonly timeouts: TimeoutsOptions,
     readonly logger: Logger,
+    /** the address policy's lookup: the socket connects only to addresses it checked */
+    lookup?: LookupFunction,
   ) {
     this.#authorization = `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.pool = new Pool(this.origin, {
-      connect: { timeout: timeouts.connectMs },
+      connect: { timeout: timeouts.connectMs, ...(lookup ? { lookup } : {}) },
       headersTimeout: timeouts.headersMs,
       bodyTimeout: timeouts.bodyMs,
       connections: 32,

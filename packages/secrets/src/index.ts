@@ -2,7 +2,7 @@
  * Encryption of connector passwords at rest: AES-256-GCM, a random 96-bit IV per value, the key id
  * stored with each value (so keys can be rotated: old values stay readable while new ones use the
  * current key), and the connector id as associated data (a value copied onto another connector does
- * not decrypt).
+ * not decrypt); @qpc/store passes the connector id with the URL and user the password is for.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 

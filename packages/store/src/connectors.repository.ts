@@ -29,7 +29,7 @@ export async function createConnector(store: Store, box: SecretBox, input: NewCo
     nameLower: input.name.trim().toLowerCase(),
     url: input.url,
     username: input.username,
-    password: box.encrypt(input.password, _id),
+    ...encryptConnectorPassword(box, _id, { url: input.url, username: input.username }, input.password),
     network: input.network,
     reportTitlePrefix: input.reportTitlePrefix.trim(),
     schedule: input.schedule ?? null,
@@ -61,7 +61,39 @@ export async function getConnector(store: Store, id: string): Promise<ConnectorD
   return c;
 }
 
-/** The Qualys credentials of a connector, for a client; never log or store the result. */
+export interface PasswordBinding {
+  url: string;
+  username: string;
+}
+
+/** The associated data of a connector's password: its id, and the URL and user it is for. */
+const passwordAad = (id: string, b: PasswordBinding) => JSON.stringify(['connector-password', id, b.url, b.username]);
+
+/** The stored fields of a password typed for `binding`: a copy moved to another URL or user does not decrypt. */
+export function encryptConnectorPassword(
+  box: SecretBox,
+  connectorId: string,
+  binding: PasswordBinding,
+  password: string,
+): Pick<ConnectorDoc, 'password' | 'passwordFor'> {
+  const passwordFor = { url: binding.url, username: binding.username };
+  return { password: box.encrypt(password, passwordAad(connectorId, passwordFor)), passwordFor };
+}
+
+/**
+ * The Qualys credentials of a connector, for a client; never log or store the result. A password saved
+ * for another URL or user than the connector's (an edit that bypassed the API) is refused: it never
+ * leaves for a host it was not typed for. Passwords saved before binding decrypt with the id alone.
+ */
 export function connectorCredentials(c: ConnectorDoc, box: SecretBox): { url: string; username: string; password: string } {
-  return { url: c.url, username: c.username, password: box.decrypt(c.password, c._id) };
+  if (!c.passwordFor) return { url: c.url, username: c.username, password: box.decrypt(c.password, c._id) };
+  if (c.passwordFor.url !== c.url || c.passwordFor.username !== c.username) {
+    throw new StoreError(
+      'PASSWORD_NOT_FOR_URL',
+      `connector ${c._id}: the stored password was saved for another Qualys URL or user; save the password again`,
+      false,
+    );
+  }
+  // the connector's own URL and user, not passwordFor's: a passwordFor rewritten to match does not decrypt
+  return { url: c.url, username: c.username, password: box.decrypt(c.password, passwordAad(c._id, { url: c.url, username: c.username })) };
 }

@@ -39,8 +39,13 @@ export interface ConnectorDoc {
   nameLower: string;
   url: string;
   username: string;
-  /** AES-256-GCM, connector id as associated data; never returned by the API */
+  /** AES-256-GCM; never returned by the API. Associated data: the connector id, and passwordFor when set */
   password: EncryptedValue;
+  /**
+   * The Qualys URL and user the password was saved for, bound into its associated data: the password
+   * is only ever sent there (absent: saved before binding, associated data the connector id alone).
+   */
+  passwordFor?: { url: string; username: string };
   network: string;
   reportTitlePrefix: string;
   schedule: ConnectorSchedule | null;

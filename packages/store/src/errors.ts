@@ -8,6 +8,7 @@ export class StoreError extends Error {
       | 'SYNC_BUSY'
       | 'CONNECTOR_NOT_FOUND'
       | 'CONNECTOR_NAME_TAKEN'
+      | 'PASSWORD_NOT_FOR_URL'
       | 'BATCH_NOT_FOUND'
       | 'BATCH_UNREADABLE'
       | 'REPORT_FILE_MISMATCH'

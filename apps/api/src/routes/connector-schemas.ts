@@ -76,13 +76,27 @@ export function qualysUrl(allowHttp: boolean) {
     });
 }
 
-const name = z.string().trim().min(1, 'is required').max(100, 'at most 100 characters');
-const username = z.string().trim().min(1, 'is required').max(200);
+/**
+ * C0 and C1 controls (NUL, ESC, CR/LF, tab, DEL), the line and paragraph separators and the bidi
+ * controls: in a name they forge log lines, terminal colours or a reversed file name in the console.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const plainText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'is required')
+    .max(max, `at most ${max} characters`)
+    .refine((v) => !CONTROL.test(v), { message: 'must not contain control characters (line breaks, tabs, escapes, bidi controls)' });
+
+const name = plainText(100);
+const username = plainText(200);
 const password = z.string().min(1, 'is required').max(1000);
-const network = z.string().trim().min(1, 'is required').max(100).refine((v) => !v.includes('.') && !v.startsWith('$'), {
+const network = plainText(100).refine((v) => !v.includes('.') && !v.startsWith('$'), {
   message: 'must not contain "." or start with "$"',
 });
-const reportTitlePrefix = z.string().trim().min(1, 'is required').max(300);
+const reportTitlePrefix = plainText(300);
 const urbaThreshold = z.number().gt(0).max(1);
 
 export function createConnectorSchema(allowHttp: boolean) {

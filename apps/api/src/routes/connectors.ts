@@ -1,13 +1,16 @@
 /**
  * Connectors: create, list, get, edit, delete, Test Credentials. The password is encrypted with the
- * connector id as associated data before it is stored and is never part of an answer (views are built
- * field by field from an allow-list, so a new secret field cannot leak by default).
+ * connector id, URL and user as associated data before it is stored and is never part of an answer
+ * (views are built field by field from an allow-list, so a new secret field cannot leak by default).
+ * A URL or user other than the stored one (an edit, a test) must come with the password again: the
+ * stored password is only ever sent to the URL and user it was saved for.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { MongoServerError } from 'mongodb';
-import type { ConnectorDoc } from '@qpc/store';
-import { conflict, notFound } from '../errors.ts';
+import { checkedAddresses, isQualysError } from '@qpc/qualys-client';
+import { StoreError, connectorCredentials, encryptConnectorPassword, type ConnectorDoc } from '@qpc/store';
+import { ApiError, badRequest, conflict, notFound } from '../errors.ts';
 import { pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import {
@@ -49,6 +52,46 @@ const isDuplicateKey = (err: unknown) =>
   err instanceof MongoServerError && (err.code === 11000 || (err.code === 1 && /UNIQUE constraint failed/.test(err.message)));
 const duplicateName = (name: string) => conflict('DUPLICATE_NAME', `name: a connector named ${JSON.stringify(name)} already exists`);
 
+/** The stored password goes only to the URL and user it was saved for: another one needs it typed again. */
+function requirePasswordFor(doc: ConnectorDoc, target: { url: string; username: string }): void {
+  const changed = [target.url !== doc.url ? 'url' : '', target.username !== doc.username ? 'username' : ''].filter(Boolean);
+  if (changed.length === 0) return;
+  throw badRequest(
+    'PASSWORD_REQUIRED',
+    `password: required with a new ${changed.join(' and ')} (the stored password is only ever sent to the URL and user it was saved for)`,
+  );
+}
+
+function savedPassword(deps: ServerDeps, doc: ConnectorDoc): string {
+  try {
+    return connectorCredentials(doc, deps.secrets).password;
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'PASSWORD_NOT_FOR_URL') {
+      throw new ApiError(409, 'PASSWORD_NOT_FOR_URL', 'password: the stored password was saved for another URL or user; save it again');
+    }
+    throw err;
+  }
+}
+
+/**
+ * Where plain http is refused (production), a Qualys host that is or resolves to a loopback, link-local,
+ * metadata or (unless allowed) private address is refused before it is saved or dialled: 400 URL_REFUSED.
+ */
+async function checkQualysHost(deps: ServerDeps, url: string): Promise<void> {
+  if (deps.allowHttp) return;
+  let timer: NodeJS.Timeout | undefined;
+  // a resolver that does not answer in 5 s leaves the check to the workers' client, which runs it at every connect
+  const slow = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
+  try {
+    await Promise.race([checkedAddresses(new URL(url).hostname, { restrict: true, allowPrivate: deps.allowPrivateQualys }), slow]);
+  } catch (err) {
+    if (isQualysError(err) && err.code === 'QUALYS_ADDRESS_REFUSED') throw badRequest('URL_REFUSED', `url: ${err.message}`);
+    // a name that does not resolve here may resolve for the workers, which check again at every connect
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const LIST_KEY: SortKey = { field: 'nameLower', dir: 1 };
 
 export async function findConnector(deps: ServerDeps, id: string): Promise<ConnectorDoc> {
@@ -71,16 +114,17 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'admin',
     body: createSchema,
     status: 201,
-    responses: { 409: 'a connector with this name exists (case-insensitive)' },
+    responses: { 409: 'a connector with this name exists (case-insensitive)', 400: 'validation failed, or url: a refused address (URL_REFUSED)' },
     handle: async ({ body }) => {
       const now = new Date();
       const _id = randomUUID();
       const { password, urbaDryRun, urbaThreshold, ...rest } = body;
+      await checkQualysHost(deps, rest.url);
       const doc: ConnectorDoc = {
         _id,
         ...rest,
         nameLower: rest.name.toLowerCase(),
-        password: deps.secrets.encrypt(password, _id),
+        ...encryptConnectorPassword(deps.secrets, _id, { url: rest.url, username: rest.username }, password),
         ...(urbaDryRun !== undefined ? { urbaDryRun } : {}),
         ...(urbaThreshold !== undefined ? { urbaThreshold } : {}),
         createdAt: now,
@@ -126,14 +170,17 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'patch',
     path: '/api/connectors/:id',
     tag: 'connectors',
-    summary: 'Edit a connector; without a password the stored one is kept',
+    summary: 'Edit a connector; without a password the stored one is kept (a new url or username needs the password: 400 PASSWORD_REQUIRED)',
     role: 'admin',
     params: idParams,
     body: updateSchema,
-    responses: { 404: 'no such connector', 409: 'a connector with this name exists' },
+    responses: { 404: 'no such connector', 409: 'a connector with this name exists, or its URL changed meanwhile (EDIT_CONFLICT)' },
     handle: async ({ params, body }) => {
-      await findConnector(deps, params.id);
+      const current = await findConnector(deps, params.id);
       const { password, urbaThreshold, ...rest } = body;
+      const binding = { url: rest.url ?? current.url, username: rest.username ?? current.username };
+      if (password === undefined) requirePasswordFor(current, binding);
+      if (rest.url !== undefined) await checkQualysHost(deps, rest.url);
       if (rest.name !== undefined) {
         const clash = await connectors.findOne({ nameLower: rest.name.toLowerCase(), _id: { $ne: params.id } }, { projection: { _id: 1 } });
         if (clash) throw duplicateName(rest.name);
@@ -142,16 +189,22 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       const unset: Record<string, ''> = {};
       for (const [k, v] of Object.entries(rest)) if (v !== undefined) (set as Record<string, unknown>)[k] = v;
       if (rest.name !== undefined) set.nameLower = rest.name.toLowerCase();
-      if (password !== undefined) set.password = deps.secrets.encrypt(password, params.id);
+      if (password !== undefined) Object.assign(set, encryptConnectorPassword(deps.secrets, params.id, binding, password));
       if (urbaThreshold === null) unset.urbaThreshold = '';
       else if (urbaThreshold !== undefined) set.urbaThreshold = urbaThreshold;
       try {
+        // without a password, only over the URL and user the stored one is for (a concurrent edit may change them)
         const r = await connectors.findOneAndUpdate(
-          { _id: params.id },
+          password === undefined ? { _id: params.id, url: current.url, username: current.username } : { _id: params.id },
           { $set: set, ...(Object.keys(unset).length ? { $unset: unset } : {}) },
           { returnDocument: 'after' },
         );
-        if (!r) throw notFound('connector', params.id);
+        if (!r) {
+          if (password === undefined && (await connectors.countDocuments({ _id: params.id })) > 0) {
+            throw conflict('EDIT_CONFLICT', 'url: the connector\'s URL or user changed meanwhile; read it and try again');
+          }
+          throw notFound('connector', params.id);
+        }
         if (rest.network !== undefined) {
           await deps.store.col.networks.updateOne(
             { _id: rest.network },
@@ -181,24 +234,27 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
   });
 
   const probe = async (input: { url: string; username: string; password: string; reportTitlePrefix: string }) =>
-    deps.qualys({ ...input, allowHttp: deps.allowHttp });
+    deps.qualys({ ...input, allowHttp: deps.allowHttp, allowPrivate: deps.allowPrivateQualys });
 
   table.add({
     method: 'post',
     path: '/api/connectors/:id/test',
     tag: 'connectors',
-    summary: 'Test Credentials with the saved credentials, or with the fields given in the body',
+    summary: 'Test Credentials with the saved credentials, or with the fields given in the body (another url or username needs the password: 400 PASSWORD_REQUIRED)',
     role: 'admin',
     params: idParams,
     body: testSchema,
-    responses: { 404: 'no such connector' },
+    responses: { 404: 'no such connector', 409: 'the stored password was saved for another URL or user (PASSWORD_NOT_FOR_URL)' },
     handle: async ({ params, body }) => {
       const doc = await findConnector(deps, params.id);
-      const password = body.password ?? deps.secrets.decrypt(doc.password, doc._id);
+      const url = body.url ?? doc.url;
+      const username = body.username ?? doc.username;
+      if (body.password === undefined) requirePasswordFor(doc, { url, username });
+      if (body.url !== undefined) await checkQualysHost(deps, body.url);
       return probe({
-        url: body.url ?? doc.url,
-        username: body.username ?? doc.username,
-        password,
+        url,
+        username,
+        password: body.password ?? savedPassword(deps, doc),
         reportTitlePrefix: body.reportTitlePrefix ?? doc.reportTitlePrefix,
       });
     },
@@ -216,7 +272,10 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       password: createSchema.shape.password,
       reportTitlePrefix: createSchema.shape.reportTitlePrefix,
     }),
-    handle: async ({ body }) => probe(body),
+    handle: async ({ body }) => {
+      await checkQualysHost(deps, body.url);
+      return probe(body);
+    },
   });
 }
 

@@ -17,7 +17,7 @@ import { pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
-import { pageQuery } from './common.ts';
+import { countParam, pageQuery } from './common.ts';
 
 const BY_ID: SortKey = { dir: 1 };
 const value = z.string().min(1).max(2000);
@@ -45,7 +45,7 @@ const filterShape = {
 } satisfies Record<FindingFilter, z.ZodType>;
 
 export const findingsQuery = pageQuery.extend(filterShape);
-export const facetsQuery = z.object({ ...filterShape, size: z.coerce.number().int().min(1).max(500).default(50) });
+export const facetsQuery = z.object({ ...filterShape, size: countParam(500, 50) });
 
 type Filters = Partial<Record<FindingFilter, string>>;
 

@@ -78,10 +78,12 @@ export class RouteTable {
       responses: spec.responses ?? {},
       ...(spec.produces ? { produces: spec.produces } : {}),
     });
+    // an unknown key (testStatus[$ne], a typo) is refused, not dropped: dropping it answered unfiltered results
+    const strictQuery = (spec.query ?? emptyObject).strict();
     const guards = spec.role === 'public' ? [] : [requireRole(spec.role)];
     this.app[spec.method](spec.path, ...guards, async (req: Request, res: Response) => {
       const params = parse('params', spec.params ?? emptyObject, req.params);
-      const query = parse('query', spec.query ?? emptyObject, req.query);
+      const query = parse('query', strictQuery, req.query);
       const body = spec.body ? parse('body', spec.body, req.body ?? {}) : undefined;
       const out = await spec.handle({ params, query, body, req, res } as RouteInput<P, Q, B>);
       if (res.headersSent) return;

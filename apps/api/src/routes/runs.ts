@@ -99,7 +99,9 @@ export function runRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'post',
     path: '/api/connectors/:id/sync',
     tag: 'runs',
-    summary: 'Sync now (202): starts a sync, or answers the one already running',
+    summary:
+      'Sync now (202): starts a sync, or answers the one already queued or running (joined: true). A reingest request ' +
+      'that joins a sync which does not re-ingest is ignored, not queued: reingestIgnored says so; retry when it ends',
     role: 'admin',
     params: idParams,
     body: z.strictObject({ reingest: z.boolean().default(false) }).default({ reingest: false }),

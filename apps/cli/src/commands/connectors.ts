@@ -13,7 +13,7 @@ const USAGE = `usage: qpc connectors <command> [options]
   get <name|id>                         one connector as JSON
   create --name N --url U --username U --network N --prefix P --password-stdin
          [--daily HH:MM | --hourly MM | --weekly DAY@HH:MM | --cron "m h dom mon dow"] [--tz ZONE] [--auto-urba]
-  edit <name|id> [any create option; without --password-stdin the stored password is kept]
+  edit <name|id> [any create option; without --password-stdin the stored password is kept; a new --url or --username needs it]
          [--no-schedule] [--no-auto-urba]
   delete <name|id> [--purge]            removes the schedule; data stays unless --purge
   test <name|id>                        Test Credentials: login, Policy Compliance, matching reports
