@@ -24,6 +24,7 @@ const { deps, close } = await connectDeps({
   secrets,
   qualys: createClientProbe({ redis: budgetRedis, keyPrefix: config.QPC_QUEUE_PREFIX, logger }),
   logger,
+  sessionTtlS: config.QPC_SESSION_TTL_S,
 });
 const { app } = createServer(deps);
 const server = app.listen(config.QPC_API_PORT, config.QPC_API_HOST);
