@@ -21,6 +21,7 @@ import { runTotalsFromDb } from './queries/run-totals.ts';
 import type { QualysProbe } from './qualys-probe.ts';
 import type { SessionStore } from './sessions.ts';
 import { SESSION_PATH } from './routes/session.ts';
+import { consoleFiles } from './static.ts';
 
 export interface ServerDeps {
   logger: Logger;
@@ -37,6 +38,8 @@ export interface ServerDeps {
   qualys: QualysProbe;
   /** console sign-in sessions (the qpc_session cookie) */
   sessions: SessionStore;
+  /** the console's built files (QPC_WEB_DIR; default apps/web/dist) */
+  webDir?: string;
   /** read the run counters for /metrics (default: aggregate the runs collection) */
   runTotals?: RunTotalsSource;
 }
@@ -66,6 +69,7 @@ export function createServer(deps: ServerDeps): ApiServer {
     });
     next();
   });
+  app.use(consoleFiles(deps.webDir));
   app.use(
     authMiddleware({ tokens: deps.tokens, publicPaths: PUBLIC_PATHS, optionalPaths: [SESSION_PATH], basicPrefix: BOARD_PATH, sessions: deps.sessions }),
   );
