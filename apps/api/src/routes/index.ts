@@ -3,6 +3,7 @@ import { connectorRoutes } from './connectors.ts';
 import { findingRoutes } from './findings.ts';
 import { hostRoutes } from './hosts.ts';
 import type { RouteTable } from './registry.ts';
+import { overviewRoutes } from './overview.ts';
 import { runRoutes } from './runs.ts';
 import { scheduleRoutes } from './schedules.ts';
 import { sessionRoutes } from './session.ts';
@@ -14,4 +15,5 @@ export function apiRoutes(table: RouteTable, deps: ServerDeps) {
   runRoutes(table, deps);
   hostRoutes(table, deps);
   findingRoutes(table, deps);
+  overviewRoutes(table, deps);
 }
