@@ -7,6 +7,7 @@ import { overviewRoutes } from './overview.ts';
 import { runRoutes } from './runs.ts';
 import { scheduleRoutes } from './schedules.ts';
 import { sessionRoutes } from './session.ts';
+import { urbaPreviewRoutes } from './urba-preview.ts';
 
 export function apiRoutes(table: RouteTable, deps: ServerDeps) {
   sessionRoutes(table, deps);
@@ -16,4 +17,5 @@ export function apiRoutes(table: RouteTable, deps: ServerDeps) {
   hostRoutes(table, deps);
   findingRoutes(table, deps);
   overviewRoutes(table, deps);
+  urbaPreviewRoutes(table, deps);
 }
