@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { httpServer } from '@qpc/testing';
+import type { Request } from 'express';
 import { createServer } from '../src/server.ts';
+import { sessionCookie } from '../src/sessions.ts';
 import { ADMIN, VIEWER, startApi, type Api } from './helpers.ts';
 
 const api = await startApi(t);
@@ -40,6 +42,7 @@ t.test('sign in: a cookie holding a random id, the session in Redis with an expi
   t.match(s.setCookie, /; SameSite=Strict/);
   t.match(s.setCookie, /; Path=\//);
   t.notMatch(s.setCookie, /Secure/, 'plain http: no Secure flag');
+  t.match(sessionCookie({ secure: true } as Request, 'x'.repeat(43), 60), /; Secure$/, 'over https the cookie is Secure');
   t.ok(s.id && s.id.length >= 32, 'a long random id');
   t.notMatch(s.setCookie, ADMIN);
   const key = `${api.prefix}:session:${createHash('sha256').update(s.id!).digest('hex')}`;

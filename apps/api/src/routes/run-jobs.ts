@@ -22,9 +22,9 @@ export interface RunJob {
 export const boardJobUrl = (queue: QueueName, id: string) => `${BOARD_PATH}/queue/${encodeURIComponent(queue)}/${encodeURIComponent(id)}`;
 
 function candidateIds(run: RunDoc): [QueueName, string][] {
-  const out: [QueueName, string][] = [['fetch', jobIds.fetch(run._id)]];
+  const out: [QueueName, string][] = [];
   for (let g = 0; g <= (run.resumes ?? 0); g++) {
-    out.push(['parse', jobIds.parse(run._id, g)], ['finalize', jobIds.finalize(run._id, g)]);
+    out.push(['fetch', jobIds.fetch(run._id, g)], ['parse', jobIds.parse(run._id, g)], ['finalize', jobIds.finalize(run._id, g)]);
   }
   const batches = Math.min(MAX_BATCH_JOBS, Math.max(run.counts?.batches ?? 0, run.parse?.batches ?? 0));
   for (let seq = 0; seq < batches; seq++) out.push(['upsert', jobIds.upsert(run._id, seq)]);
