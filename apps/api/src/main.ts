@@ -25,8 +25,14 @@ const { deps, close } = await connectDeps({
   secrets,
   qualys: createClientProbe({ redis: budgetRedis, keyPrefix: config.QPC_QUEUE_PREFIX, logger }),
   logger,
+  sessionTtlS: config.QPC_SESSION_TTL_S,
 });
-const { app } = createServer({ ...deps, stuckAfterMs: config.QPC_STUCK_AFTER_MS });
+const { app } = createServer({
+  ...deps,
+  stuckAfterMs: config.QPC_STUCK_AFTER_MS,
+  urbaThreshold: config.QPC_URBA_THRESHOLD,
+  ...(config.QPC_WEB_DIR ? { webDir: config.QPC_WEB_DIR } : {}),
+});
 const server = app.listen(config.QPC_API_PORT, config.QPC_API_HOST);
 await new Promise<void>((resolve, reject) => {
   server.once('listening', resolve);

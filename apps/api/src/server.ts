@@ -21,6 +21,9 @@ import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/index.ts';
 import { runTotalsFromDb } from './queries/run-totals.ts';
 import type { QualysProbe } from './qualys-probe.ts';
+import type { SessionStore } from './sessions.ts';
+import { SESSION_PATH } from './routes/session.ts';
+import { consoleFiles } from './static.ts';
 
 export interface ServerDeps {
   logger: Logger;
@@ -39,6 +42,12 @@ export interface ServerDeps {
   qualys: QualysProbe;
   /** a run in progress not updated for this long, with no live job, is stuck (QPC_STUCK_AFTER_MS) */
   stuckAfterMs?: number;
+  /** console sign-in sessions (the qpc_session cookie) */
+  sessions: SessionStore;
+  /** default auto URBA threshold (QPC_URBA_THRESHOLD), for the URBA preview */
+  urbaThreshold?: number;
+  /** the console's built files (QPC_WEB_DIR; default apps/web/dist) */
+  webDir?: string;
   /** read the run counters for /metrics (default: aggregate the runs collection) */
   runTotals?: RunTotalsSource;
 }
@@ -68,7 +77,10 @@ export function createServer(deps: ServerDeps): ApiServer {
     });
     next();
   });
-  app.use(authMiddleware({ tokens: deps.tokens, publicPaths: PUBLIC_PATHS, basicPrefix: BOARD_PATH }));
+  app.use(consoleFiles(deps.webDir));
+  app.use(
+    authMiddleware({ tokens: deps.tokens, publicPaths: PUBLIC_PATHS, optionalPaths: [SESSION_PATH], basicPrefix: BOARD_PATH, sessions: deps.sessions }),
+  );
   app.use('/api', requireJsonBody(), express.json({ limit: '64kb' }));
 
   const queues = Object.values(deps.queues);
