@@ -54,7 +54,7 @@ export function row(r: Row, withPolicy: boolean): string {
   return s + '\n</INFO>\n';
 }
 
-export function glossary(a: Answer): string {
+export function glossary(a: Omit<Answer, 'rows'>): string {
   let s = '<GLOSSARY>\n';
   if (a.hosts) s += `<HOST_LIST>${a.hosts.map((h) => `<HOST>${el('ID', h.id)}${el('IP', h.ip)}${el('DNS', h.dns)}${el('NETBIOS', h.netbios)}${el('OS', h.os)}${el('TRACKING_METHOD', h.tracking)}</HOST>\n`).join('')}</HOST_LIST>\n`;
   if (a.controls) {
