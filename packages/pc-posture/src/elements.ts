@@ -187,6 +187,14 @@ export const TABLE: Record<number, Record<string, Entry>> = {
   [C.GENERIC]: { RETURN: { ctx: FIELD, field: F.ERROR_TEXT, attrs: { number: F.ERROR_CODE } } },
 };
 
+export interface CompiledEntry extends Entry {
+  name: string;
+  /** learned while parsing: the entry that followed this one last time (the next sibling is usually the same) */
+  next: CompiledEntry | null;
+}
+
 /** compiled once: context -> Map(name -> entry) for the hot path */
-export const TABLES: Map<string, Entry>[] = [];
-for (const [c, entries] of Object.entries(TABLE)) TABLES[Number(c)] = new Map(Object.entries(entries));
+export const TABLES: Map<string, CompiledEntry>[] = [];
+for (const [c, entries] of Object.entries(TABLE)) {
+  TABLES[Number(c)] = new Map(Object.entries(entries).map(([name, e]) => [name, { ...e, name, next: null }]));
+}

@@ -6,7 +6,7 @@
  */
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { Positions, QualysReturnError, ReportError, Utf8Stream } from '@qpc/pc-report';
-import { C, F, FIELD, FOREIGN_ROOTS, IGNORE, POSTURE_ROOT, ROOTS, ROW_FIELDS, TABLES, type Entry } from './elements.ts';
+import { C, F, FIELD, FOREIGN_ROOTS, IGNORE, POSTURE_ROOT, ROOTS, ROW_FIELDS, TABLES, type CompiledEntry } from './elements.ts';
 import { Glossary } from './glossary.ts';
 import type { PagingWarning } from './records.ts';
 
@@ -30,6 +30,10 @@ export interface PostureLimits {
 }
 
 const N_ROW = ROW_FIELDS.length;
+// eslint-disable-next-line no-control-regex -- these are the characters we look for
+const CONTROL = /[\u0000-\u0003]/;
+// eslint-disable-next-line no-control-regex -- these are the characters we look for
+const CONTROL_ALL = /[\u0000-\u0003]/g;
 
 export class PostureParser {
   readonly glossary = new Glossary();
@@ -51,6 +55,10 @@ export class PostureParser {
   private readonly fields: Int32Array;
   private readonly names: string[] = [];
   private readonly starts: number[] = [];
+  /** the entry of the previous sibling at each depth (null: the first child), for the name guess */
+  private readonly prevAt: (CompiledEntry | null)[] = [];
+  /** the entry of the first child last seen in each context */
+  private readonly firstIn: (CompiledEntry | undefined)[] = [];
   private text = '';
   private textRun = 0;
 
@@ -87,7 +95,7 @@ export class PostureParser {
       },
       onopentagname: (start, end) => {
         this.tokenStart = end;
-        this.onOpen(this.pos.slice(start, end), start - 1);
+        this.onOpenTag(start, end);
       },
       onattribname: (start, end) => {
         this.tokenStart = end;
@@ -182,6 +190,8 @@ export class PostureParser {
   }
 
   private feed(s: string): void {
+    // U+0000-U+0003 are not XML characters; the row stage uses them as separators
+    if (CONTROL.test(s)) s = s.replace(CONTROL_ALL, '\uFFFD');
     this.pos.append(s, this.utf8.nextByteStart, this.tokenStart);
     this.tokenizer.write(s);
     // a token still being read (CDATA, comment, tag, declaration) must not grow without bound
@@ -202,14 +212,42 @@ export class PostureParser {
     throw this.error('FIELD_TOO_LARGE', `${what} is larger than ${this.limitText()}`, at);
   }
 
-  private onOpen(name: string, start: number): void {
+  /**
+   * An element starts: its name is first compared in place with the entry that followed the previous
+   * sibling last time (answers repeat the same sequence), else sliced and looked up in the table.
+   */
+  private onOpenTag(start: number, end: number): void {
     if (this.ending) return;
+    const d = this.depth + 1;
+    const parent = d > 1 && d <= this.maxDepth ? this.ctxs[d - 1]! : -99;
+    if (parent < 0) return this.onOpen(this.pos.slice(start, end), start - 1, undefined);
+    const prev = this.prevAt[d] ?? null;
+    const guess = prev ? prev.next : this.firstIn[parent];
+    let e: CompiledEntry | undefined;
+    let name: string;
+    if (guess && this.pos.matchAt(guess.name, start, end)) {
+      e = guess;
+      name = guess.name;
+    } else {
+      name = this.pos.slice(start, end);
+      e = TABLES[parent]?.get(name);
+      if (e) {
+        if (prev) prev.next = e;
+        else this.firstIn[parent] = e;
+      }
+    }
+    this.prevAt[d] = e ?? null;
+    this.onOpen(name, start - 1, e);
+  }
+
+  private onOpen(name: string, start: number, e: CompiledEntry | undefined): void {
     const d = ++this.depth;
     this.textRun = 0;
     this.attrs = null;
     if (d > this.maxDepth) throw this.error('TOO_DEEP', `element <${name}> is nested deeper than ${this.maxDepth} levels`, start);
     this.names[d] = name;
     this.starts[d] = start;
+    this.prevAt[d + 1] = null;
     if (d === 1) return this.openRoot(name, start);
     const parent = this.ctxs[d - 1]!;
     if (parent < 0) {
@@ -218,7 +256,6 @@ export class PostureParser {
       this.fields[d] = -1;
       return;
     }
-    const e: Entry | undefined = TABLES[parent]?.get(name);
     if (e === undefined) {
       this.ctxs[d] = IGNORE;
       this.fields[d] = -1;

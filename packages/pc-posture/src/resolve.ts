@@ -23,6 +23,7 @@ export const OR = ' ==OR== ';
 /** values of the data points, as joined in the actual result */
 export const ACTUAL_SEPARATOR = '\n';
 
+const EXPR_CACHE = 10_000;
 const TOKEN = /[$#](?:tp|fv)_[\w.]*\w/g;
 
 export interface ResolveOptions {
@@ -53,6 +54,7 @@ export class Resolver {
   private readonly hostsSeen = new Set<string>();
   private readonly policies = new Map<string, string | null>();
   private readonly titles: Map<string, string>;
+  private readonly exprs = new Map<string, string | null>();
 
   constructor(
     private readonly g: Glossary,
@@ -154,6 +156,15 @@ export class Resolver {
   /** BOOLEAN_EXPR with each `#fv_` / `$tp_` token replaced by its glossary values (a token the glossary lacks stays) */
   expected(expr: string | null): string | null {
     if (expr === null) return null;
+    // rows of one control share their expression: substituted once (the cache is bounded)
+    const hit = this.exprs.get(expr);
+    if (hit !== undefined) return hit;
+    const v = this.substitute(expr);
+    if (this.exprs.size < EXPR_CACHE) this.exprs.set(expr, v);
+    return v;
+  }
+
+  private substitute(expr: string): string | null {
     const s = expr.replace(TOKEN, (tok) => {
       const vs = this.g.tokens.get(tokenKey(tok));
       return vs === undefined ? tok : vs.join(OR);

@@ -96,3 +96,14 @@ t.test('invalid UTF-8 is counted and decoded as U+FFFD, not fatal', async (t) =>
   t.equal(s.invalidUtf8, 1);
   t.match(recs.find((r) => r.type === 'finding'), { statement: 'Bad byte: \uFFFD' });
 });
+
+t.test('characters XML does not allow (U+0000-U+0003) cannot shift the staged fields of a row', async (t) => {
+  const xml = answer({
+    rows: [{ id: '1', hostId: '98001', controlId: '1001', techId: '91', instance: 'a\u0000b\u0001c\u0002d\u0003e', status: 'Passed', policyId: '1234' }],
+    hosts: [{ id: '98001', ip: '10.0.0.1' }],
+    controls: [{ id: '1001', statement: 'A statement' }],
+    techs: [['91', 'Windows Server 2019']],
+  });
+  const recs = await parsePostureToArray(chunks(xml), { tmpDir: tmp });
+  t.match(recs.find((r) => r.type === 'finding'), { instance: 'a\uFFFDb\uFFFDc\uFFFDd\uFFFDe', testStatus: 'Passed', controlId: '1001', technology: 'Windows Server 2019' });
+});
