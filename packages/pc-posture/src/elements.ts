@@ -193,8 +193,21 @@ export interface CompiledEntry extends Entry {
   next: CompiledEntry | null;
 }
 
-/** compiled once: context -> Map(name -> entry) for the hot path */
+/** a name's length, first and last character: a key to find an entry without making the name a string */
+export function shapeKey(length: number, first: number, last: number): number {
+  return length + 256 * (first + 65536 * last);
+}
+
+/** compiled once: context -> Map(name -> entry), and context -> Map(shape -> entries), for the hot path */
 export const TABLES: Map<string, CompiledEntry>[] = [];
+export const SHAPES: Map<number, CompiledEntry[]>[] = [];
 for (const [c, entries] of Object.entries(TABLE)) {
-  TABLES[Number(c)] = new Map(Object.entries(entries).map(([name, e]) => [name, { ...e, name, next: null }]));
+  const byName = new Map(Object.entries(entries).map(([name, e]) => [name, { ...e, name, next: null }]));
+  const byShape = new Map<number, CompiledEntry[]>();
+  for (const e of byName.values()) {
+    const k = shapeKey(e.name.length, e.name.charCodeAt(0), e.name.charCodeAt(e.name.length - 1));
+    byShape.set(k, [...(byShape.get(k) ?? []), e]);
+  }
+  TABLES[Number(c)] = byName;
+  SHAPES[Number(c)] = byShape;
 }
