@@ -8,6 +8,7 @@ import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { Positions, QualysReturnError, ReportError, Utf8Stream } from '@qpc/pc-report';
 import { C, F, FIELD, FOREIGN_ROOTS, IGNORE, POSTURE_ROOT, ROOTS, ROW_FIELDS, SHAPES, TABLES, shapeKey, type CompiledEntry } from './elements.ts';
 import { Glossary } from './glossary.ts';
+import { idMinOf } from './paging.ts';
 import type { PagingWarning } from './records.ts';
 
 /** One INFO row as read: kept compact until the glossary resolves it. */
@@ -404,13 +405,4 @@ export class PostureParser {
         this.glossary.field(f, v);
     }
   }
-}
-
-/** the id_min parameter of a paging URL (absolute, relative or a bare query) */
-export function idMinOf(url: string | null): string | null {
-  if (!url) return null;
-  const q = url.indexOf('?');
-  const params = new URLSearchParams(q === -1 ? url : url.slice(q + 1));
-  const v = params.get('id_min');
-  return v && v.trim() ? v.trim() : null;
 }
