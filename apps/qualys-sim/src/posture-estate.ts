@@ -108,5 +108,5 @@ function modifiedAt(s: PostureSource, h: number, j: number, k: number, status: n
   return at;
 }
 
-/** most rows a policy may have for its ids to stay distinct */
+/** most rows a policy may have for its ids to stay distinct (and safe integers for policy ids below 2^21) */
 export const MAX_ORDINAL = POLICY_STRIDE;

@@ -10,7 +10,7 @@ import { takeBodyPlan } from './control.ts';
 import { simpleReturn } from './envelopes.ts';
 import { Fragments } from './fragments.ts';
 import { FAILED, PASSED, R_PREV, STATUS_TITLE, type ControlDef } from './model.ts';
-import { postureRows, postureSources, type PostureRow, type PostureSource } from './posture-estate.ts';
+import { MAX_ORDINAL, postureRows, postureSources, type PostureRow, type PostureSource } from './posture-estate.ts';
 import { streamBody, type ReportService } from './reports.ts';
 import type { Scenario } from './scenario.ts';
 import type { Call } from './server.ts';
@@ -67,6 +67,8 @@ export class PostureService {
     const missing = ids.filter((id) => !all.has(id));
     if (missing.length) return bad(1905, `Policy id(s) not found: ${missing.join(', ')}`);
     const sources = [...new Set(ids)].map((id) => all.get(id) as PostureSource).sort((a, b) => Number(a.policyId) - Number(b.policyId));
+    const huge = sources.find((s) => s.model.spec.size.hosts * s.model.controls.length * s.model.maxInst > MAX_ORDINAL);
+    if (huge) return bad(1905, `the simulator numbers at most 2^32 rows per policy; policy ${huge.policyId} has more`);
     const host = call.req.headers.host ?? '127.0.0.1';
     const nextUrl = (next: number): string => {
       const q = new URLSearchParams(p);
