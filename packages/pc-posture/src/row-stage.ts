@@ -1,10 +1,11 @@
 /**
- * Where rows wait for the glossary: a temporary file of rows as text, fields separated by U+0000,
- * data point values by U+0001, data points by U+0002 and rows by U+0003 (characters XML does not
- * allow, replaced in the input by the parser), written in ~1 MiB blocks and read back in 1 MiB blocks.
- * Memory stays the same whatever the number of rows; the file is removed by `close()`.
- * (JSON with length prefixes cost twice the CPU of the parse itself; rows kept in memory instead
- * cost more garbage collection than the file: their sliced strings hold whole decoded chunks.)
+ * Where rows wait for the glossary: rows as text, fields separated by U+0000, data point values by
+ * U+0001, data points by U+0002 and rows by U+0003 (characters XML does not allow, replaced in the
+ * input by the parser). The first 4 Mi characters stay in memory as flat strings (a page of some
+ * 10,000 rows never touches the disk); the rest goes to a temporary file in ~1 MiB blocks, read back
+ * in 1 MiB blocks. Memory stays the same whatever the number of rows; `close()` removes the file.
+ * (JSON with length prefixes cost twice the CPU of the parse itself; row objects kept in memory cost
+ * more garbage collection than the file, their sliced strings holding whole decoded chunks.)
  */
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,13 @@ function decode(s: string): StagedRow {
   return { line: Number(parts[0]), group: parts[1] || null, f, dpvs: d ? d.split(DS).map((x) => x.split(VS)) : [] };
 }
 
+/** characters of rows kept in memory as flat text before the stage writes to its file */
+const MEMORY_CHARS = 4 * 1024 * 1024;
+
 export class TempFileStage implements RowStage {
+  /** the first blocks, as flat strings (no sliced string of the input in them: nothing else is held) */
+  private memory: string[] = [];
+  private memoryChars = 0;
   private dir: string | null = null;
   private fh: FileHandle | null = null;
   private parts: string[] = [];
@@ -71,9 +78,15 @@ export class TempFileStage implements RowStage {
 
   async flush(): Promise<void> {
     if (this.parts.length === 0) return;
-    const b = Buffer.from(this.parts.join(''), 'utf8');
+    const text = this.parts.join('');
     this.parts = [];
     this.chars = 0;
+    if (this.fh === null && this.memoryChars + text.length <= MEMORY_CHARS) {
+      this.memory.push(text);
+      this.memoryChars += text.length;
+      return;
+    }
+    const b = Buffer.from(text, 'utf8');
     const fh = await this.file();
     await fh.write(b, 0, b.length, this.written);
     this.written += b.length;
@@ -81,6 +94,12 @@ export class TempFileStage implements RowStage {
 
   async *rows(): AsyncGenerator<StagedRow> {
     await this.flush();
+    const memory = this.memory;
+    this.memory = [];
+    for (const text of memory) {
+      const rows = text.split(RS);
+      for (let i = 0; i < rows.length - 1; i++) yield decode(rows[i]!);
+    }
     if (!this.fh) return;
     let block = Buffer.allocUnsafe(BLOCK);
     let have = 0;

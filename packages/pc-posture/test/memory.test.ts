@@ -77,6 +77,20 @@ t.test('a large answer is parsed with flat memory: a heap cap half its size is e
   t.equal(out.left, 0, 'and the folder is gone at the end');
 });
 
+t.test('rows come back in order and whole across the memory blocks and the file', async (t) => {
+  const n = 40_000;
+  const actual: (string | null)[] = [];
+  let spilled = false;
+  for await (const batch of parsePosture(bigAnswer(n), { tmpDir: tmp })) {
+    spilled ||= readdirSync(tmp).length === 1;
+    for (const r of batch) if (r.type === 'finding') actual.push(r.actual);
+  }
+  t.ok(spilled, 'the stage wrote a file (the rows are more than its memory blocks)');
+  t.equal(actual.length, n);
+  const wrong = actual.findIndex((a, i) => a !== `actual ${i}`);
+  t.equal(wrong, -1, 'every row in its place, with its own values');
+});
+
 t.test('any chunking gives the same records (multibyte characters split across chunks)', async (t) => {
   const xml = answer({ ...gloss, hosts: gloss.hosts!.slice(0, 3), rows: [0, 1, 2, 3].map((i) => ({ id: String(i), hostId: String(90000 + (i % 3)), controlId: String(1000 + i), techId: '91', instance: 'os', status: 'Failed', policyId: '1', expr: `#fv_${i}`, dpvs: [[':dp_1', 'Zürich 東京']] })) });
   const whole = await parsePostureToArray(chunks(xml, 1 << 20), { tmpDir: tmp });
