@@ -44,6 +44,9 @@ export class Glossary {
   /** the pairs of every TM, the first definition of a key winning (for data points no DPD ties to a TM) */
   readonly allPairs = new Map<string, string>();
 
+  /** elements and values gathered so far: what the parser bounds */
+  entries = 0;
+
   private v: (string | null)[] = [];
   private values: string[] = [];
   private rationaleTech: string | null = null;
@@ -109,6 +112,7 @@ export class Glossary {
         this.v[5] = value;
         break;
       case F.TOKEN_V:
+        this.entries++;
         this.values.push(value);
         break;
       case F.TM_LABEL:
@@ -152,6 +156,7 @@ export class Glossary {
 
   end(ctx: number): void {
     const v = this.v;
+    this.entries++;
     switch (ctx) {
       case C.HOST:
         if (v[0]) this.hosts.set(v[0], { ip: v[1] ?? null, dns: v[2] ?? null, netbios: v[3] ?? null, os: v[4] ?? null, trackingMethod: v[5] ?? null });

@@ -28,6 +28,8 @@ export interface PostureLimits {
   maxDepth?: number;
   /** longest text field, attribute or single token, in characters (default 1 MiB) */
   maxFieldLength?: number;
+  /** most GLOSSARY elements and values (default 1,000,000: the glossary is held in memory) */
+  maxGlossaryEntries?: number;
 }
 
 const N_ROW = ROW_FIELDS.length;
@@ -47,6 +49,7 @@ export class PostureParser {
 
   private readonly maxDepth: number;
   private readonly maxField: number;
+  private readonly maxGlossary: number;
   private readonly utf8 = new Utf8Stream();
   private readonly pos = new Positions();
   private readonly tokenizer: Tokenizer;
@@ -83,6 +86,7 @@ export class PostureParser {
   ) {
     this.maxDepth = limits.maxDepth ?? 64;
     this.maxField = limits.maxFieldLength ?? 1024 * 1024;
+    this.maxGlossary = limits.maxGlossaryEntries ?? 1_000_000;
     this.ctxs = new Int32Array(this.maxDepth + 2);
     this.fields = new Int32Array(this.maxDepth + 2);
     const cbs: TokenizerCallbacks = {
@@ -373,7 +377,10 @@ export class PostureParser {
         break;
       }
       default:
-        if (ctx >= C.HOSTS && ctx <= C.PAIR) this.glossary.end(ctx);
+        if (ctx >= C.HOSTS && ctx <= C.PAIR) {
+          this.glossary.end(ctx);
+          if (this.glossary.entries > this.maxGlossary) this.glossaryTooLarge();
+        }
     }
   }
 
@@ -403,6 +410,11 @@ export class PostureParser {
         return;
       default:
         this.glossary.field(f, v);
+        if (this.glossary.entries > this.maxGlossary) this.glossaryTooLarge();
     }
+  }
+
+  private glossaryTooLarge(): never {
+    throw this.error('GLOSSARY_TOO_LARGE', `the GLOSSARY has more than ${this.maxGlossary} elements and values (it is held in memory)`, this.starts[this.depth]!);
   }
 }

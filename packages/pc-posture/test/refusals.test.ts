@@ -107,3 +107,13 @@ t.test('characters XML does not allow (U+0000-U+0003) cannot shift the staged fi
   const recs = await parsePostureToArray(chunks(xml), { tmpDir: tmp });
   t.match(recs.find((r) => r.type === 'finding'), { instance: 'a\uFFFDb\uFFFDc\uFFFDd\uFFFDe', testStatus: 'Passed', controlId: '1001', technology: 'Windows Server 2019' });
 });
+
+t.test('a glossary larger than the limit is refused (it is held in memory)', async (t) => {
+  const hosts = Array.from({ length: 40 }, (_, i) => ({ id: String(98001 + i), ip: `10.0.0.${i + 1}` }));
+  const xml = answer({ rows: [], hosts });
+  const err = await parsePostureToArray(chunks(xml), { tmpDir: tmp, maxGlossaryEntries: 30 }).catch((e: unknown) => e);
+  t.ok(err instanceof ReportError && err.code === 'GLOSSARY_TOO_LARGE', 'refused');
+  t.match((err as Error).message, /more than 30 elements and values.*line \d+/);
+  const ok = await parsePostureToArray(chunks(xml), { tmpDir: tmp, maxGlossaryEntries: 41 }); // 40 HOST and their HOST_LIST
+  t.equal((ok.at(-1) as PostureSummaryRecord).rows, 0, 'within the limit it parses');
+});

@@ -23,7 +23,9 @@ export type ReportErrorCode =
   /** a POLICY element without an ID before its hosts or controls */
   | 'MISSING_POLICY_ID'
   /** a Compliance Posture answer expected, another root found (named in the message) */
-  | 'NOT_A_POSTURE_LIST';
+  | 'NOT_A_POSTURE_LIST'
+  /** a posture GLOSSARY with more entries than the limit (it is held in memory) */
+  | 'GLOSSARY_TOO_LARGE';
 
 export interface ReportErrorWhere {
   line?: number | null;
