@@ -21,7 +21,11 @@ export type ReportErrorCode =
   /** not well-formed: mismatched closing tag, a second root element */
   | 'MALFORMED_XML'
   /** a POLICY element without an ID before its hosts or controls */
-  | 'MISSING_POLICY_ID';
+  | 'MISSING_POLICY_ID'
+  /** a Compliance Posture answer expected, another root found (named in the message) */
+  | 'NOT_A_POSTURE_LIST'
+  /** a posture GLOSSARY with more entries than the limit (it is held in memory) */
+  | 'GLOSSARY_TOO_LARGE';
 
 export interface ReportErrorWhere {
   line?: number | null;

@@ -66,7 +66,7 @@ export function reportList(rows: Array<{ r: ScenarioReport; size: string }>, log
   return s + '  </RESPONSE>\n</REPORT_LIST_OUTPUT>\n';
 }
 
-export function policyList(policies: Array<{ id: string; title: string; created: string }>): string {
+export function policyList(policies: Array<{ id: string; title: string; created: string; lastEvaluated?: string | null }>): string {
   let s =
     DECL +
     '<!DOCTYPE POLICY_LIST_OUTPUT SYSTEM "https://qualysapi.qualys.com/api/2.0/fo/compliance/policy/policy_list_output.dtd">\n' +
@@ -75,7 +75,9 @@ export function policyList(policies: Array<{ id: string; title: string; created:
     s +=
       `      <POLICY>\n        <ID>${p.id}</ID>\n        <TITLE>${cdata(p.title)}</TITLE>\n` +
       `        <CREATED><DATETIME>${p.created}</DATETIME><BY>demo</BY></CREATED>\n` +
-      `        <LAST_MODIFIED><DATETIME>${p.created}</DATETIME></LAST_MODIFIED>\n        <STATUS>Active</STATUS>\n      </POLICY>\n`;
+      `        <LAST_MODIFIED><DATETIME>${p.created}</DATETIME></LAST_MODIFIED>\n` +
+      (p.lastEvaluated ? `        <LAST_EVALUATED><DATETIME>${p.lastEvaluated}</DATETIME></LAST_EVALUATED>\n` : '') +
+      '        <STATUS>Active</STATUS>\n      </POLICY>\n';
   return s + '    </POLICY_LIST>\n  </RESPONSE>\n</POLICY_LIST_OUTPUT>\n';
 }
 

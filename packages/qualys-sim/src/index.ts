@@ -19,3 +19,5 @@ export { generateReport, rejectSamples, type RejectSample, reportChunks, reportB
 export { expectedRecords, type ExpectedOptions } from './expected.ts';
 export { benchSpec, reportDigest, writeReportFile, type ReportDigest } from './report-file.ts';
 export { reportEtag } from './reports.ts';
+export { postureSources, type PostureSource } from './posture-estate.ts';
+export { postureChunks, type PostureQuery } from './posture.ts';

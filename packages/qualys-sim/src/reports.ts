@@ -5,6 +5,7 @@ import { Malformer, takeBodyPlan, type BodyPlan } from './control.ts';
 import { humanSize, placeholderReport, policyList, reportList, scanReportXml, simpleReturn } from './envelopes.ts';
 import { reportByteLengthAsync, reportChunks } from './generate.ts';
 import { ReportModel } from './model.ts';
+import { postureSources } from './posture-estate.ts';
 import type { OutputFormat, Scenario, ScenarioReport } from './scenario.ts';
 import type { ReportSpec } from './spec.ts';
 import type { Call } from './server.ts';
@@ -37,6 +38,11 @@ export class ReportService {
   private etagVersions = 0;
 
   constructor(private readonly scenario: Scenario) {}
+
+  /** launched reports whose time has come are Finished (the posture reads the scenario too) */
+  refreshAll(): void {
+    for (const r of this.scenario.reports) this.refresh(r);
+  }
 
   private refresh(r: ScenarioReport): void {
     const at = this.finishAt.get(r.id);
@@ -146,42 +152,7 @@ export class ReportService {
     // a truncated answer that declared its length closes the connection, so the client sees it short
     if (plan.cut && plan.cut.mode === 'truncate' && plan.contentLength) res.setHeader('Connection', 'close');
     const chunks = body.text !== null ? [Buffer.from(body.text)] : reportChunks(body.spec as ReportSpec);
-    await this.stream(res, chunks, start, plan);
-  }
-
-  private async stream(res: ServerResponse, chunks: Iterable<Buffer>, start: number, plan: BodyPlan): Promise<void> {
-    let pos = 0;
-    let sent = 0;
-    const cut = plan.cut;
-    // the malformer reads every byte from 0 (a Range answer included), so the broken byte is the same in every answer
-    const malformer = plan.malformAt !== null ? new Malformer(plan.malformAt) : null;
-    for (const whole of chunks) {
-      if (res.destroyed || this.closing) return;
-      const b = malformer ? malformer.apply(whole) : whole;
-      const bStart = pos;
-      pos += b.length;
-      if (pos <= start) continue;
-      let piece = bStart < start ? b.subarray(start - bStart) : b;
-      if (cut && sent + piece.length >= cut.at) {
-        piece = piece.subarray(0, Math.max(0, cut.at - sent));
-        if (cut.mode === 'reset') {
-          res.write(piece, () => res.destroy());
-          if (piece.length === 0) res.destroy();
-        } else {
-          // write first: end(data) on an unsent response would add a Content-Length of its own
-          res.write(piece);
-          res.end();
-        }
-        return;
-      }
-      sent += piece.length;
-      if (!res.write(piece)) await drainOrClose(res);
-    }
-    if (cut?.mode === 'reset') {
-      res.destroy();
-      return;
-    }
-    res.end();
+    await streamBody(res, chunks, start, plan, () => this.closing);
   }
 
   private launch(call: Call): void {
@@ -228,8 +199,47 @@ export class ReportService {
       const m = new ReportModel({ ...r, size: { ...r.size, hosts: 0, controls: 0 } });
       for (const pol of m.policies) if (!seen.has(pol.id)) seen.set(pol.id, { id: pol.id, title: pol.title, created: r.generatedAt });
     }
-    call.send(200, XML, policyList([...seen.values()]));
+    // LAST_EVALUATED: when the report the posture of the policy comes from was generated
+    this.refreshAll();
+    const posture = postureSources(this.scenario);
+    call.send(200, XML, policyList([...seen.values()].map((pol) => ({ ...pol, lastEvaluated: posture.get(pol.id)?.evaluatedAt ?? null }))));
   }
+}
+
+/** Streams generated chunks from byte `start` with the plan's body faults (cut, malformed tag). */
+export async function streamBody(res: ServerResponse, chunks: Iterable<Buffer>, start: number, plan: BodyPlan, closing: () => boolean): Promise<void> {
+  let pos = 0;
+  let sent = 0;
+  const cut = plan.cut;
+  // the malformer reads every byte from 0 (a Range answer included), so the broken byte is the same in every answer
+  const malformer = plan.malformAt !== null ? new Malformer(plan.malformAt) : null;
+  for (const whole of chunks) {
+    if (res.destroyed || closing()) return;
+    const b = malformer ? malformer.apply(whole) : whole;
+    const bStart = pos;
+    pos += b.length;
+    if (pos <= start) continue;
+    let piece = bStart < start ? b.subarray(start - bStart) : b;
+    if (cut && sent + piece.length >= cut.at) {
+      piece = piece.subarray(0, Math.max(0, cut.at - sent));
+      if (cut.mode === 'reset') {
+        res.write(piece, () => res.destroy());
+        if (piece.length === 0) res.destroy();
+      } else {
+        // write first: end(data) on an unsent response would add a Content-Length of its own
+        res.write(piece);
+        res.end();
+      }
+      return;
+    }
+    sent += piece.length;
+    if (!res.write(piece)) await drainOrClose(res);
+  }
+  if (cut?.mode === 'reset') {
+    res.destroy();
+    return;
+  }
+  res.end();
 }
 
 function drainOrClose(res: ServerResponse): Promise<void> {

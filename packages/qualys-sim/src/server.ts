@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, FaultState, maxLatency, takeOneShot, type Faults, type 
 import { aboutXml, genericReturn, HTML_ERROR_PAGE, simpleReturn } from './envelopes.ts';
 import { DEMO_SCENARIO, loadScenarioFile, resolveScenario, type Scenario } from './scenario.ts';
 import { ReportService } from './reports.ts';
+import { PostureService } from './posture.ts';
 
 export interface SimulatorOptions {
   port?: number;
@@ -34,6 +35,10 @@ const PATHS: Record<string, string> = {
   '/api/2.0/fo/compliance/policy/': 'policy',
   '/api/2.0/fo/compliance/policy': 'policy',
   '/msp/about.php': 'about',
+  '/api/2.0/fo/compliance/posture/info/': 'posture2',
+  '/api/2.0/fo/compliance/posture/info': 'posture2',
+  '/api/3.0/fo/compliance/posture/info/': 'posture3',
+  '/api/3.0/fo/compliance/posture/info': 'posture3',
 };
 
 export interface Call {
@@ -59,10 +64,12 @@ export class SimulatorServer implements Simulator {
   private readonly faultSets = new Map<string, FaultState>();
   private readonly st: SimStats = { calls: 0, byPath: {}, byAction: {}, conflicts409: 0, maxConcurrent: 0, running: 0, fetches: {} };
   private readonly reports: ReportService;
+  private readonly posture: PostureService;
 
   constructor(scenario: Scenario, private readonly logger?: Logger) {
     this.scenario = scenario;
     this.reports = new ReportService(scenario);
+    this.posture = new PostureService(this.reports, scenario);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.logger?.error({ err }, 'simulator handler failed');
@@ -222,6 +229,10 @@ export class SimulatorServer implements Simulator {
         return send(200, XML, aboutXml());
       case 'policy':
         return this.reports.policyList(call, action);
+      case 'posture2':
+        return this.posture.list(call, '2.0');
+      case 'posture3':
+        return this.posture.list(call, '3.0');
       case 'report':
         if (action === 'fetch' && id !== null) this.st.fetches[id] = (this.st.fetches[id] ?? 0) + 1;
         return this.reports.reportAction(call, action);
