@@ -2,6 +2,15 @@
 import t from 'tap';
 import { ScheduleError, describeSchedule, nextRuns, validateSchedule, type Schedule } from '../src/index.ts';
 
+function errorOf(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 const cron = (c: string, timezone = 'UTC'): Schedule => ({ enabled: true, kind: 'cron', cron: c, timezone });
 
 t.test('a cron the parser refuses is a ScheduleError on the cron field with the parser message', async (t) => {
@@ -13,19 +22,13 @@ t.test('a cron the parser refuses is a ScheduleError on the cron field with the 
     ['* * *', /must have 5 fields/],
   ];
   for (const [c, re] of cases) {
-    const err = (() => {
-      try {
-        validateSchedule(cron(c));
-      } catch (e) {
-        return e;
-      }
-    })();
+    const err = errorOf(() => validateSchedule(cron(c)));
     t.type(err, ScheduleError, c);
     t.match(err, { code: 'SCHEDULE_INVALID', field: 'cron', message: re }, c);
-    t.throws(() => nextRuns(cron(c), 1), { field: 'cron' });
+    t.match(errorOf(() => nextRuns(cron(c), 1)), { field: 'cron' }, `${c}: nextRuns too`);
   }
-  t.throws(() => validateSchedule({ enabled: true, kind: 'daily', time: '24:00', timezone: 'UTC' }), { field: 'time' });
-  t.throws(() => validateSchedule({ enabled: true, kind: 'hourly', minute: 0, timezone: 'Mars/Base' }), { field: 'timezone' });
+  t.match(errorOf(() => validateSchedule({ enabled: true, kind: 'daily', time: '24:00', timezone: 'UTC' })), { field: 'time' });
+  t.match(errorOf(() => validateSchedule({ enabled: true, kind: 'hourly', minute: 0, timezone: 'Mars/Base' })), { field: 'timezone' });
   t.equal(validateSchedule(cron(' 0  2 * * 1-5 ')), '0 2 * * 1-5');
 });
 
