@@ -31,7 +31,9 @@ export function createLogger(name: string, level = 'info', destination?: pino.De
     base: { app: name, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(options, destination) : pino(options);
+  // stdout written synchronously: pino's default asynchronous stdout flushes its buffer at exit in a loop
+  // that retries a broken pipe for ever, so an app whose supervisor died never exited (30 min, idle)
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** A URL with its user info replaced, safe to log. */

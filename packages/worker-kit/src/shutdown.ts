@@ -39,7 +39,10 @@ export async function closeAll(closers: Closer[], timeoutMs: number, logger?: Lo
 }
 
 /**
- * Install SIGINT/SIGTERM handlers that close everything once; a second signal exits at once.
+ * Install SIGINT/SIGTERM handlers that close everything once, within timeoutMs (then exit 1 anyway); a
+ * second signal exits at once. A process started with an IPC channel (scripts/start.mjs starts the apps
+ * so) also shuts down when that channel closes: its parent is gone, even SIGKILLed, and nothing would
+ * ever stop it otherwise.
  * Returns the function that performs the shutdown (also usable programmatically).
  */
 export function onShutdown(
@@ -74,6 +77,11 @@ export function onShutdown(
       }
       void shutdown(sig);
     });
+  }
+  if (process.channel) {
+    // the channel must not keep the process alive by itself; 'disconnect' still fires when it closes
+    process.channel.unref();
+    process.once('disconnect', () => void shutdown('parent exited'));
   }
   return shutdown;
 }
