@@ -1,4 +1,4 @@
-import type { Logger } from './logger.ts';
+import { flushLogs, type Logger } from './logger.ts';
 
 export type Closer = { name: string; close: () => Promise<unknown> };
 
@@ -54,16 +54,21 @@ export function onShutdown(
   const shutdown = (reason: string) => {
     if (started) return started;
     opts.logger.info({ reason }, 'shutting down');
-    started = closeAll(closers(), opts.timeoutMs, opts.logger).then(
-      () => {
-        opts.logger.info('shut down cleanly');
-        exit(0);
-      },
-      (err: unknown) => {
-        opts.logger.error({ err }, 'shutdown incomplete');
-        exit(1);
-      },
-    );
+    started = closeAll(closers(), opts.timeoutMs, opts.logger)
+      .then(
+        () => {
+          opts.logger.info('shut down cleanly');
+          return 0;
+        },
+        (err: unknown) => {
+          opts.logger.error({ err }, 'shutdown incomplete');
+          return 1;
+        },
+      )
+      .then(async (code) => {
+        await flushLogs();
+        exit(code);
+      });
     return started;
   };
   let signals = 0;
