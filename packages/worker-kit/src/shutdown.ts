@@ -84,9 +84,9 @@ export function onShutdown(
     });
   }
   if (process.channel) {
-    // the channel must not keep the process alive by itself; 'disconnect' still fires when it closes
-    process.channel.unref();
     process.once('disconnect', () => void shutdown('parent exited'));
+    // after the listener (adding one refs the channel): the channel alone must not keep the process alive
+    process.channel.unref();
   }
   return shutdown;
 }
