@@ -104,7 +104,8 @@ writeFileSync(path.join(stateDir, 'api-token'), `${env.QPC_API_TOKEN}\n`, { mode
 
 // one process: node with nodeArgs (an app's bundle as `npm start` runs it, or the CLI through tsx)
 function start(name, nodeArgs, { ready, quiet = false } = {}) {
-  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // the IPC channel closes if this script dies, even SIGKILLed: the apps then shut themselves down
+  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   children.push(child);
   let isReady = false;
   const readyP = new Promise((resolve, reject) => {
