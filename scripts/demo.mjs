@@ -104,8 +104,10 @@ writeFileSync(path.join(stateDir, 'api-token'), `${env.QPC_API_TOKEN}\n`, { mode
 
 // one process: node with nodeArgs (an app's bundle as `npm start` runs it, or the CLI through tsx)
 function start(name, nodeArgs, { ready, quiet = false } = {}) {
-  // the IPC channel closes if this script dies, even SIGKILLed: the apps then shut themselves down
-  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+  // an app's bundle gets an IPC channel: it closes if this script dies, even SIGKILLed, and the app then
+  // shuts itself down (the simulator runs through tsx, which reads an IPC channel as its own CLI's)
+  const stdio = nodeArgs.some((a) => a.endsWith('.mjs')) ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio, detached: true });
   children.push(child);
   let isReady = false;
   const readyP = new Promise((resolve, reject) => {
