@@ -104,7 +104,10 @@ writeFileSync(path.join(stateDir, 'api-token'), `${env.QPC_API_TOKEN}\n`, { mode
 
 // one process: node with nodeArgs (an app's bundle as `npm start` runs it, or the CLI through tsx)
 function start(name, nodeArgs, { ready, quiet = false } = {}) {
-  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // an app's bundle gets an IPC channel: it closes if this script dies, even SIGKILLed, and the app then
+  // shuts itself down (worker-kit's onShutdown; the simulator, run through the CLI, does not watch one)
+  const stdio = nodeArgs.some((a) => a.endsWith('.mjs')) ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio, detached: true });
   children.push(child);
   let isReady = false;
   const readyP = new Promise((resolve, reject) => {

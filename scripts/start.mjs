@@ -28,7 +28,9 @@ for (const app of apps) {
   const child = spawn(process.execPath, appArgs(app), {
     cwd: ROOT,
     env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // the IPC channel closes when this script dies, even SIGKILLed: each app then shuts itself down
+    // (worker-kit's onShutdown) instead of living on, orphaned in its own process group
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     // own process group: a terminal's Ctrl-C reaches only this script, which sends each app one SIGTERM
     // (a second signal would make an app skip its graceful shutdown)
     detached: true,

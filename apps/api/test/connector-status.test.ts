@@ -42,14 +42,14 @@ t.test('schedule preview: next three starts in the schedule time zone, and words
   t.same(cron.json.nextRuns, sixHourly);
   t.equal(cron.json.text, 'cron "15 */6 * * *" (UTC)');
   const hourly = await api.call('POST', '/api/schedules/preview', { body: { schedule: { kind: 'hourly', minute: 5, timezone: 'UTC' } } });
-  t.equal(hourly.json.text, 'hourly at minute 05 (UTC)');
+  t.equal(hourly.json.text, 'hourly at minute 5 (UTC)');
 });
 
 t.test('schedule preview: the cron parser refuses, with its message; a connector cannot save it either', async (t) => {
   const hour25 = await api.call('POST', '/api/schedules/preview', { body: { schedule: { kind: 'cron', cron: '0 25 * * *', timezone: 'UTC' } } });
   t.equal(hour25.status, 400);
   t.equal(hour25.json.error.code, 'SCHEDULE_INVALID');
-  t.match(hour25.json.error.message, /^schedule: cron "0 25 \* \* \*": .*0-23/);
+  t.match(hour25.json.error.message, /^schedule: invalid cron "0 25 \* \* \*": .*0-23/);
   const feb30 = await api.call('POST', '/api/schedules/preview', { body: { schedule: { kind: 'cron', cron: '0 0 30 2 *', timezone: 'UTC' } } });
   t.equal(feb30.status, 400);
   t.match(feb30.json.error.message, /day of month/i);
@@ -60,7 +60,7 @@ t.test('schedule preview: the cron parser refuses, with its message; a connector
 
   const saved = await api.call('POST', '/api/connectors', { body: { ...base, name: 'bad-cron', schedule: { kind: 'cron', cron: '0 25 * * *', timezone: 'UTC' } } });
   t.equal(saved.status, 400);
-  t.match(saved.json.error.message, /^schedule: .*0-23/);
+  t.match(saved.json.error.message, /^schedule\.cron: .*0-23/);
 });
 
 t.test('connector list and detail: next runs, schedule text, last run, data age', async (t) => {

@@ -64,6 +64,10 @@ t.test('validation names the field', async (t) => {
     [{ ...valid, schedule: { kind: 'daily', time: '25:00', timezone: 'UTC' } }, /^schedule\.time: /],
     [{ ...valid, schedule: { kind: 'cron', cron: '* * *', timezone: 'UTC' } }, /^schedule\.cron: /],
     [{ ...valid, schedule: { kind: 'hourly', timezone: 'Mars/Olympus' } }, /^schedule\.timezone: /],
+    // refused by the scheduler's cron parser (both were accepted and then broke every schedule)
+    [{ ...valid, schedule: { kind: 'cron', cron: '99 99 99 99 99', timezone: 'UTC' } }, /^schedule\.cron: .*got value 99 expected range 0-59/],
+    [{ ...valid, schedule: { kind: 'cron', cron: '*/0 * * * *' } }, /^schedule\.cron: .*cannot repeat at every 0 time/],
+    [{ ...valid, schedule: { kind: 'cron', cron: '0 0 30 2 *' } }, /^schedule\.cron: .*Invalid explicit day of month/],
     [{ ...valid, autoUrba: 'yes' }, /^autoUrba: /],
     [{ ...valid, extra: 1 }, /extra/],
   ];
@@ -97,6 +101,21 @@ t.test('control and bidi characters are refused in every text field, naming it',
   t.equal(tc.status, 400, 'Test Credentials too');
   t.match(tc.json.error.message, /^username: /);
   t.equal((await api.call('DELETE', `/api/connectors/${ok.json.id}`)).status, 200);
+});
+
+t.test('PATCH refuses a cron the scheduler cannot run and keeps the stored schedule', async (t) => {
+  const c = await api.call('POST', '/api/connectors', { body: { ...valid, name: 'cron-patch', network: 'cron-patch', schedule: { kind: 'cron', cron: '0 2 * * *' } } });
+  t.equal(c.status, 201, c.text);
+  for (const cron of ['99 99 99 99 99', '*/0 * * * *']) {
+    const r = await api.call('PATCH', `/api/connectors/${c.json.id}`, { body: { schedule: { kind: 'cron', cron, timezone: 'UTC' } } });
+    t.equal(r.status, 400, cron);
+    t.equal(r.json.error.code, 'VALIDATION_FAILED');
+    t.match(r.json.error.message, /^schedule\.cron: invalid cron /);
+  }
+  const stored = await api.deps.store.col.connectors.findOne({ _id: c.json.id });
+  t.same(stored?.schedule, { kind: 'cron', enabled: true, cron: '0 2 * * *', timezone: 'UTC' });
+  const del = await api.call('DELETE', `/api/connectors/${c.json.id}`);
+  t.equal(del.status, 200);
 });
 
 t.test('plain http only when allowed', async (t) => {

@@ -104,6 +104,25 @@ t.test('one run', async (t) => {
   t.equal((await api.call('GET', '/api/runs/none', { token: VIEWER })).status, 404);
 });
 
+t.test('a parsing run blocked on backpressure shows what it waits for', async (t) => {
+  const since = new Date('2026-11-05T10:00:00Z');
+  const waiting = { reason: 'batches', pending: 8, since };
+  await api.deps.store.col.runs.updateOne({ _id: 'run-005' }, { $set: { state: 'parsing', 'progress.waiting': waiting } });
+  const r = await api.call('GET', '/api/runs/run-005', { token: VIEWER });
+  t.equal(r.status, 200);
+  t.same(r.json.progress, {
+    bytesDownloaded: 10,
+    bytesParsed: 10,
+    batchesWritten: 1,
+    reportBytes: null,
+    waiting: { reason: 'batches', pending: 8, since: since.toISOString(), message: 'waiting for 8 batches to be written' },
+  });
+  // the mark a crashed attempt left on a run that has ended is not shown
+  await api.deps.store.col.runs.updateOne({ _id: 'run-001' }, { $set: { 'progress.waiting': waiting } });
+  t.equal((await api.call('GET', '/api/runs/run-001', { token: VIEWER })).json.progress.waiting, null);
+  t.equal((await api.call('GET', '/api/runs/run-000', { token: VIEWER })).json.progress.waiting, null, 'a run that never waited');
+});
+
 t.test('every history query is served by an index', async (t) => {
   const col = api.deps.store.db.collection('runs');
   const sort = { createdAt: -1, _id: -1 } as const;

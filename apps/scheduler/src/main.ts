@@ -4,7 +4,7 @@ import { loadConfig } from '@qpc/config';
 import { QUEUES, closeBullmq, createEnqueuer, stageJobs } from '@qpc/jobs';
 import { connectStore, recoverStuckRuns } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat } from '@qpc/worker-kit';
-import { reconcileSchedules, startReconciler } from './schedules.service.ts';
+import { scheduleReconciler, startReconciler } from './schedules.service.ts';
 
 const config = loadConfig(process.env);
 const logger = createLogger('scheduler', config.QPC_LOG_LEVEL);
@@ -15,9 +15,10 @@ const syncQueue = new Queue(QUEUES.sync, { connection: connectionOptions(config.
 syncQueue.on('error', (err) => logger.warn({ err: { message: err.message } }, 'queue error'));
 
 let healthy = false;
+const reconcile = scheduleReconciler(store, syncQueue, logger);
 const stop = startReconciler(
   async () => {
-    await reconcileSchedules(store, syncQueue, logger);
+    await reconcile();
     healthy = true;
   },
   1_000,

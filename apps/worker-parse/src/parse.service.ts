@@ -33,6 +33,7 @@ import {
   resolveHostIdentities,
   reviveRun,
   setProgress,
+  setWaiting,
   stageBatch,
   stagedSeqs,
   startStage,
@@ -76,6 +77,27 @@ export class HostRecordLimitError extends Error {
 
 export type ParseResult = { outcome: 'done' | 'skipped'; batches?: number; findings?: number; error?: string; reason?: string };
 
+/**
+ * Backpressure: wait until fewer than maxPending staged batches are unwritten, looking again after pollMs,
+ * doubling up to 1 s (each look is a count over the staged batches). While it waits the run says so
+ * (progress.waiting, with the count when it changes): a parse blocked for minutes looked merely slow.
+ */
+async function waitForWriters(store: Store, runId: string, maxPending: number, pollMs: number): Promise<void> {
+  let pending = await pendingBatches(store, runId);
+  if (pending < maxPending) return;
+  const since = new Date();
+  let shown = -1;
+  for (let wait = pollMs; pending >= maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) {
+    if (pending !== shown) {
+      await setWaiting(store, runId, { reason: 'batches', pending, since });
+      shown = pending;
+    }
+    await sleep(wait);
+    pending = await pendingBatches(store, runId);
+  }
+  await setWaiting(store, runId, null);
+}
+
 export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseResult> {
   const { store } = deps;
   let run = await getRun(store, runId);
@@ -100,6 +122,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   }
   if (!run.file) throw new Error(`run ${runId} has no stored report file`);
   await startStage(store, runId, 'parse');
+  // a crashed attempt may have left its wait shown
+  if (run.progress.waiting) await setWaiting(store, runId, null);
   await startStage(store, runId, 'write');
   const { connectorId, network } = run;
 
@@ -141,10 +165,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     if (newHosts.length) await resolveHostIdentities(store, network, newHosts, ipOnly);
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
     for (const h of keyed.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
-    // backpressure: look again after pollMs, doubling up to 1 s while the writers are behind (each look
-    // is a count over the staged batches)
     if (!staged.has(seq)) {
-      for (let wait = pollMs; (await pendingBatches(store, runId)) >= deps.maxPending; wait = Math.min(wait * 2, Math.max(pollMs, 1000))) await sleep(wait);
+      await waitForWriters(store, runId, deps.maxPending, pollMs);
       await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
     }
     await deps.enqueue.upsert(runId, connectorId, seq);
@@ -205,10 +227,11 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     batches: seq,
     summary: s ? { hosts: s.hosts, findings: s.findings, passed: s.passed, failed: s.failed, error: s.error, rejected: s.rejected, policies: s.policies, bytes: s.bytes, invalidUtf8: s.invalidUtf8 } : null,
   };
+  await setProgress(store, runId, { bytesParsed: bytes });
   const set: Record<string, unknown> = {
     parse,
     rejected: [...rejected].map(([reason, count]) => ({ reason, count })),
-    'progress.bytesParsed': bytes,
+    'progress.waiting': null,
     'counts.hostsParsed': s?.hosts ?? hostsSeen.size,
     'counts.findingsParsed': s?.findings ?? 0,
     'counts.recordsRejected': s?.rejected ?? [...rejected.values()].reduce((a, b) => a + b, 0),

@@ -147,7 +147,11 @@ export interface RunDoc {
   rejected: { reason: string; count: number }[];
   /** Qualys calls made, 409s met, seconds waited on limits */
   qualys: { calls: number; conflicts409: number; waitedSec: number };
-  progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number };
+  /**
+   * Counters only go up within a run (a re-run of a stage counts from zero again; setProgress keeps the
+   * highest). `waiting`: where the run waits while it does (the parse on the writers), null otherwise.
+   */
+  progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number; waiting?: RunWaiting | null };
   /** set once the parse finished: how many batches were emitted, and the report's own counts */
   parse: { complete: boolean; batches: number; summary: Record<string, number> | null } | null;
   /**
@@ -161,6 +165,13 @@ export interface RunDoc {
   /** times a failed or partial run was revived by a retried job */
   resumes: number;
   error: RunError | null;
+}
+
+/** The parse waits for `pending` staged batches to be written (backpressure, QPC_MAX_PENDING_BATCHES) since `since`. */
+export interface RunWaiting {
+  reason: 'batches';
+  pending: number;
+  since: Date;
 }
 
 export interface ReportDoc {

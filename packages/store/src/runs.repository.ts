@@ -5,7 +5,7 @@
  */
 import { ONE_BATCH } from './one-batch.ts';
 import type { Store } from './store.ts';
-import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type StageTiming } from './documents.ts';
+import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type RunWaiting, type StageTiming } from './documents.ts';
 import { StoreError } from './errors.ts';
 
 export type Stage = keyof RunDoc['timings'];
@@ -168,10 +168,21 @@ export async function failRunAsSeen(store: Store, seen: Pick<RunDoc, '_id' | 'st
   );
 }
 
-export async function setProgress(store: Store, runId: string, p: Partial<RunDoc['progress']>): Promise<void> {
-  const set: Record<string, number> = {};
-  for (const [k, v] of Object.entries(p)) set[`progress.${k}`] = v;
-  await store.col.runs.updateOne({ _id: runId }, { $set: set });
+type ProgressCounters = Omit<RunDoc['progress'], 'waiting'>;
+
+/**
+ * Raise progress counters, never lower them ($max): a stage re-run after a crash counts from zero again,
+ * and a run's bytesParsed went 12.5 -> 3.1 -> 13.3 MB across such a restart.
+ */
+export async function setProgress(store: Store, runId: string, p: Partial<ProgressCounters>): Promise<void> {
+  const max: Record<string, number> = {};
+  for (const [k, v] of Object.entries(p)) max[`progress.${k}`] = v;
+  await store.col.runs.updateOne({ _id: runId }, { $max: max });
+}
+
+/** Where the run waits (shown in the run view), or null when it goes on. */
+export async function setWaiting(store: Store, runId: string, waiting: RunWaiting | null): Promise<void> {
+  await store.col.runs.updateOne({ _id: runId }, { $set: { 'progress.waiting': waiting } });
 }
 
 /** Qualys calls made and seconds waited add up over every attempt (they happened). */

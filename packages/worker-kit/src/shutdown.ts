@@ -1,4 +1,4 @@
-import type { Logger } from './logger.ts';
+import { flushLogs, type Logger } from './logger.ts';
 
 export type Closer = { name: string; close: () => Promise<unknown> };
 
@@ -39,7 +39,10 @@ export async function closeAll(closers: Closer[], timeoutMs: number, logger?: Lo
 }
 
 /**
- * Install SIGINT/SIGTERM handlers that close everything once; a second signal exits at once.
+ * Install SIGINT/SIGTERM handlers that close everything once, within timeoutMs (then exit 1 anyway); a
+ * second signal exits at once. A process started with an IPC channel (scripts/start.mjs starts the apps
+ * so) also shuts down when that channel closes: its parent is gone, even SIGKILLed, and nothing would
+ * ever stop it otherwise.
  * Returns the function that performs the shutdown (also usable programmatically).
  */
 export function onShutdown(
@@ -51,16 +54,21 @@ export function onShutdown(
   const shutdown = (reason: string) => {
     if (started) return started;
     opts.logger.info({ reason }, 'shutting down');
-    started = closeAll(closers(), opts.timeoutMs, opts.logger).then(
-      () => {
-        opts.logger.info('shut down cleanly');
-        exit(0);
-      },
-      (err: unknown) => {
-        opts.logger.error({ err }, 'shutdown incomplete');
-        exit(1);
-      },
-    );
+    started = closeAll(closers(), opts.timeoutMs, opts.logger)
+      .then(
+        () => {
+          opts.logger.info('shut down cleanly');
+          return 0;
+        },
+        (err: unknown) => {
+          opts.logger.error({ err }, 'shutdown incomplete');
+          return 1;
+        },
+      )
+      .then(async (code) => {
+        await flushLogs();
+        exit(code);
+      });
     return started;
   };
   let signals = 0;
@@ -74,6 +82,11 @@ export function onShutdown(
       }
       void shutdown(sig);
     });
+  }
+  if (process.channel) {
+    process.once('disconnect', () => void shutdown('parent exited'));
+    // after the listener (adding one refs the channel): the channel alone must not keep the process alive
+    process.channel.unref();
   }
   return shutdown;
 }

@@ -1,7 +1,6 @@
 /** Request schemas of the connector routes; each message names its field (the path does). */
 import { z } from 'zod';
-import { scheduleToCron, type Schedule } from '@qpc/domain';
-import { nextRunTimes } from '../schedule-preview.ts';
+import { ScheduleError, validateSchedule, type Schedule } from '@qpc/domain';
 
 const validTimezone = (tz: string) => {
   try {
@@ -37,15 +36,15 @@ export const scheduleKinds = z.discriminatedUnion('kind', [
 ]);
 
 /**
- * The presets and cron of @qpc/domain; scheduleToCron() and then the scheduler's cron parser have the
- * last word on what is valid (a "0 25 * * *" would otherwise be saved and never run).
+ * The presets and cron of @qpc/domain; validateSchedule() has the last word on what is valid: it parses
+ * the cron with the scheduler's own parser, so a schedule saved here is one the scheduler can run.
  */
 export const scheduleSchema = scheduleKinds.superRefine((s, ctx) => {
   try {
-    scheduleToCron(s as Schedule);
-    nextRunTimes(s as Schedule, 1);
+    validateSchedule(s as Schedule);
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid schedule' });
+    if (err instanceof ScheduleError) ctx.addIssue({ code: 'custom', path: [err.field], message: err.message });
+    else ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid schedule' });
   }
 });
 

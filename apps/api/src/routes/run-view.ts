@@ -1,4 +1,8 @@
-import type { RunDoc } from '@qpc/store';
+import type { RunDoc, RunWaiting } from '@qpc/store';
+
+function waitingMessage(w: RunWaiting): string {
+  return `waiting for ${w.pending} batch${w.pending === 1 ? '' : 'es'} to be written`;
+}
 
 /** A run record as the API shows it (field by field: nothing new leaks by default). */
 export function runView(d: RunDoc) {
@@ -21,8 +25,15 @@ export function runView(d: RunDoc) {
     rejected: d.rejected,
     skipped: d.skipped,
     qualys: d.qualys,
-    // reportBytes: the report's size once its file is stored (Qualys announces none before)
-    progress: { ...d.progress, reportBytes: d.file?.length ?? null },
+    progress: {
+      bytesDownloaded: d.progress.bytesDownloaded,
+      bytesParsed: d.progress.bytesParsed,
+      batchesWritten: d.progress.batchesWritten,
+      // the report's size once its file is stored (Qualys announces none before)
+      reportBytes: d.file?.length ?? null,
+      // where a parsing run waits (backpressure on the writers); a stale mark of a crashed attempt is not shown
+      waiting: d.state === 'parsing' && d.progress.waiting ? { ...d.progress.waiting, message: waitingMessage(d.progress.waiting) } : null,
+    },
     // the stored report file: removed by report retention once purgedAt is set (a retried parse then refuses)
     file: d.file ? { length: d.file.length, sha256: d.file.sha256, purgedAt: d.file.purgedAt ?? null } : null,
     /** times the run was revived by a retried job */
