@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // the console runs in the browser
+    files: ['apps/web/src/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // the CLI's own output, scripts and benchmarks print to the terminal on purpose
     files: ['apps/cli/**', 'scripts/**', '**/bench/**', 'apps/qualys-sim/src/main.ts'],
     rules: { 'no-console': 'off' },
