@@ -6,10 +6,13 @@
  * Bull Board is a browser page, and a browser cannot add a Bearer header to a page load; under
  * /admin/queues the token is also accepted as the password of HTTP Basic auth (any user name), and a
  * 401 there asks the browser for it. It is still the Authorization header, never a query string.
+ * The console signs in once (POST /api/session) and is then known by its session cookie, on /api and
+ * on the board alike; writes carried by a cookie or by Basic must come from this server's own origin.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from './errors.ts';
+import { SESSION_COOKIE, readCookie, type SessionStore } from './sessions.ts';
 
 export type Role = 'admin' | 'viewer';
 
@@ -62,30 +65,75 @@ export interface AuthOptions {
   tokens: AuthTokens;
   /** paths answered without a token */
   publicPaths: readonly string[];
+  /** paths answered with or without credentials (the role is set when there are some): sign-in */
+  optionalPaths?: readonly string[];
   /** path prefix where Basic is accepted and a 401 asks the browser for credentials */
   basicPrefix: string;
+  /** console sessions (the qpc_session cookie), accepted wherever a token is */
+  sessions?: SessionStore;
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/**
+ * A write sent by a browser from another site. Browsers resend cookies and cached Basic credentials
+ * on cross-site form posts, so such writes are refused; `Origin` decides, else `Sec-Fetch-Site`.
+ */
+export function isCrossOrigin(req: Request): boolean {
+  const origin = req.get('origin');
+  if (origin !== undefined) return origin.toLowerCase() !== `${req.protocol}://${req.get('host') ?? ''}`.toLowerCase();
+  const site = req.get('sec-fetch-site');
+  return site === 'cross-site' || site === 'same-site';
+}
+
+const crossOrigin = () => new ApiError(403, 'CROSS_ORIGIN', 'cross-origin writes are refused (Origin is not this server)');
+
 export function authMiddleware(opts: AuthOptions): RequestHandler {
   const authenticate = createAuthenticator(opts.tokens);
   const isPublic = new Set(opts.publicPaths);
+  const isOptional = new Set(opts.optionalPaths ?? []);
+  const resolve = async (req: Request, board: boolean): Promise<{ role?: Role; via?: 'header' | 'basic' | 'cookie'; token?: string }> => {
+    const header = req.get('authorization');
+    if (header) {
+      const token = presentedToken(header, board);
+      const via = /^\s*basic\s/i.test(header) ? 'basic' : 'header';
+      return { via, ...(token === undefined ? {} : { token, role: authenticate(token) }) };
+    }
+    const id = opts.sessions ? readCookie(req, SESSION_COOKIE) : undefined;
+    if (id === undefined || !opts.sessions) return {};
+    return { via: 'cookie', token: id, role: await opts.sessions.role(id) };
+  };
   return (req: Request, res: Response, next: NextFunction) => {
     if (isPublic.has(req.path)) {
       next();
       return;
     }
-    const board = req.path === opts.basicPrefix || req.path.startsWith(`${opts.basicPrefix}/`);
-    const token = presentedToken(req.get('authorization'), board);
-    const role = token === undefined ? undefined : authenticate(token);
-    if (!role) {
-      res.setHeader('WWW-Authenticate', board ? 'Basic realm="qpc", charset="UTF-8"' : 'Bearer realm="qpc"');
-      next(new ApiError(401, 'UNAUTHORIZED', token === undefined ? 'missing bearer token' : 'invalid token'));
+    const optional = isOptional.has(req.path);
+    const write = !READ_METHODS.has(req.method);
+    // sign-in and sign-out are browser-only: checked before any credential
+    if (optional && write && isCrossOrigin(req)) {
+      next(crossOrigin());
       return;
     }
-    req.role = role;
-    next();
+    const board = req.path === opts.basicPrefix || req.path.startsWith(`${opts.basicPrefix}/`);
+    resolve(req, board).then(({ role, via, token }) => {
+      if (!role) {
+        if (optional) {
+          next();
+          return;
+        }
+        res.setHeader('WWW-Authenticate', board ? 'Basic realm="qpc", charset="UTF-8"' : 'Bearer realm="qpc"');
+        const why = token === undefined ? 'missing bearer token' : via === 'cookie' ? 'session expired or signed out' : 'invalid token';
+        next(new ApiError(401, 'UNAUTHORIZED', why));
+        return;
+      }
+      if (write && (via === 'cookie' || via === 'basic') && isCrossOrigin(req)) {
+        next(crossOrigin());
+        return;
+      }
+      req.role = role;
+      next();
+    }, next);
   };
 }
 
@@ -100,11 +148,29 @@ export function requireRole(role: Role): RequestHandler {
   };
 }
 
-/** For mounted apps (Bull Board): viewers get read-only methods only. */
+const ADMIN_ONLY_BOARD_READS = new Set(['/api/redis/stats']);
+
+/** A path as Express matches it: case-insensitive, decoded, trailing slashes ignored. */
+function routeKey(path: string): string {
+  let p = path;
+  try {
+    p = decodeURIComponent(path);
+  } catch {
+    // undecodable: compared as sent (the router cannot match it either)
+  }
+  return p.toLowerCase().replace(/\/+$/, '');
+}
+
+/** For mounted apps (Bull Board): viewers get read-only methods only, and no Redis details. */
 export function viewerReadOnly(): RequestHandler {
   return (req, _res, next) => {
     if (req.role !== 'admin' && !READ_METHODS.has(req.method)) {
       next(new ApiError(403, 'FORBIDDEN', 'viewers have a read-only board'));
+      return;
+    }
+    // Redis version, OS and memory are the operator's business
+    if (req.role !== 'admin' && ADMIN_ONLY_BOARD_READS.has(routeKey(req.path))) {
+      next(new ApiError(403, 'FORBIDDEN', 'the Redis details are for admins'));
       return;
     }
     next();

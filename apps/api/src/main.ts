@@ -24,8 +24,9 @@ const { deps, close } = await connectDeps({
   secrets,
   qualys: createClientProbe({ redis: budgetRedis, keyPrefix: config.QPC_QUEUE_PREFIX, logger }),
   logger,
+  sessionTtlS: config.QPC_SESSION_TTL_S,
 });
-const { app } = createServer(deps);
+const { app } = createServer({ ...deps, ...(config.QPC_WEB_DIR ? { webDir: config.QPC_WEB_DIR } : {}) });
 const server = app.listen(config.QPC_API_PORT, config.QPC_API_HOST);
 await new Promise<void>((resolve, reject) => {
   server.once('listening', resolve);

@@ -83,13 +83,15 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { title: 
         'Qualys Policy Compliance connector. Authorization: Bearer <token> on every route except /healthz and ' +
         '/readyz; viewer tokens may only read. Lists answer { items, next }; pass cursor=<next> for the next page. ' +
         'Errors answer { error: { code, message } }. Bull Board is served at /admin/queues (same tokens; HTTP ' +
-        'Basic with the token as password is accepted there for browsers).',
+        'Basic with the token as password is accepted there for browsers). The console signs in with POST /api/session ' +
+        'and is then known by its qpc_session cookie on /api and on the board; writes carried by that cookie or by ' +
+        'Basic from another origin answer 403 CROSS_ORIGIN.',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'qpc_session' } },
       schemas: { Error: errorSchema },
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     paths,
   };
 }

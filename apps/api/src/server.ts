@@ -19,6 +19,9 @@ import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/index.ts';
 import { runTotalsFromDb } from './queries/run-totals.ts';
 import type { QualysProbe } from './qualys-probe.ts';
+import type { SessionStore } from './sessions.ts';
+import { SESSION_PATH } from './routes/session.ts';
+import { consoleFiles } from './static.ts';
 
 export interface ServerDeps {
   logger: Logger;
@@ -33,6 +36,10 @@ export interface ServerDeps {
   secrets: SecretBox;
   /** Test Credentials: dials the Qualys API */
   qualys: QualysProbe;
+  /** console sign-in sessions (the qpc_session cookie) */
+  sessions: SessionStore;
+  /** the console's built files (QPC_WEB_DIR; default apps/web/dist) */
+  webDir?: string;
   /** read the run counters for /metrics (default: aggregate the runs collection) */
   runTotals?: RunTotalsSource;
 }
@@ -62,7 +69,10 @@ export function createServer(deps: ServerDeps): ApiServer {
     });
     next();
   });
-  app.use(authMiddleware({ tokens: deps.tokens, publicPaths: PUBLIC_PATHS, basicPrefix: BOARD_PATH }));
+  app.use(consoleFiles(deps.webDir));
+  app.use(
+    authMiddleware({ tokens: deps.tokens, publicPaths: PUBLIC_PATHS, optionalPaths: [SESSION_PATH], basicPrefix: BOARD_PATH, sessions: deps.sessions }),
+  );
   app.use('/api', express.json({ limit: '64kb' }));
 
   const queues = Object.values(deps.queues);

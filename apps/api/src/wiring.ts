@@ -11,6 +11,7 @@ import { connectionOptions, createRedis, type Logger } from '@qpc/worker-kit';
 import type { AuthTokens } from './auth.ts';
 import type { QualysProbe } from './qualys-probe.ts';
 import type { ServerDeps } from './server.ts';
+import { redisSessions } from './sessions.ts';
 
 export interface WiringOptions {
   redisUrl: string;
@@ -21,6 +22,8 @@ export interface WiringOptions {
   secrets: SecretBox;
   qualys: QualysProbe;
   logger: Logger;
+  /** console session lifetime (QPC_SESSION_TTL_S) */
+  sessionTtlS?: number;
 }
 
 export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDeps; close: () => Promise<void> }> {
@@ -41,6 +44,7 @@ export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDe
     queues,
     secrets: opts.secrets,
     qualys: opts.qualys,
+    sessions: redisSessions(redis, opts.prefix, opts.sessionTtlS),
   };
   const close = async () => {
     await Promise.allSettled(Object.values(queues).map((q) => closeBullmq(q)));

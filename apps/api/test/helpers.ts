@@ -40,7 +40,7 @@ const unusedProbe: QualysProbe = async () => {
 
 export async function startApi(
   t: Teardown,
-  opts: { allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string; mongoHostPort?: string; secretKey?: Buffer } = {},
+  opts: { webDir?: string; allowHttp?: boolean; qualys?: QualysProbe; redisUrl?: string; mongoHostPort?: string; secretKey?: Buffer } = {},
 ): Promise<Api> {
   const { prefix, redisUrl: sharedRedis } = await testRedis(t);
   const { url: realMongoUrl, dbName } = await testMongo(t);
@@ -66,7 +66,7 @@ export async function startApi(
     logger,
   });
   t.teardown(close); // teardowns run last-registered first: after the server closes
-  const { app, routes, openapi } = createServer(deps);
+  const { app, routes, openapi } = createServer({ ...deps, ...(opts.webDir ? { webDir: opts.webDir } : {}) });
   const { url: base } = await httpServer(t, app);
   const answers: string[] = [];
   return {

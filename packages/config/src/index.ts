@@ -43,6 +43,10 @@ const schema = z.object({
     .string()
     .optional()
     .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [])),
+  /** console sign-in sessions expire after this many seconds (default 12 h) */
+  QPC_SESSION_TTL_S: int(12 * 3600, 60, 30 * 24 * 3600),
+  /** the console's built files, served at / (default: apps/web/dist) */
+  QPC_WEB_DIR: z.string().optional(),
   QPC_SECRET_KEY: secretKey,
   QPC_SECRET_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('k1'),
   QPC_ALLOW_HTTP: bool,

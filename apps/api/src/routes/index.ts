@@ -4,8 +4,10 @@ import { findingRoutes } from './findings.ts';
 import { hostRoutes } from './hosts.ts';
 import type { RouteTable } from './registry.ts';
 import { runRoutes } from './runs.ts';
+import { sessionRoutes } from './session.ts';
 
 export function apiRoutes(table: RouteTable, deps: ServerDeps) {
+  sessionRoutes(table, deps);
   connectorRoutes(table, deps);
   runRoutes(table, deps);
   hostRoutes(table, deps);
