@@ -1,6 +1,7 @@
 /** Request schemas of the connector routes; each message names its field (the path does). */
 import { z } from 'zod';
 import { scheduleToCron, type Schedule } from '@qpc/domain';
+import { nextRunTimes } from '../schedule-preview.ts';
 
 const validTimezone = (tz: string) => {
   try {
@@ -22,7 +23,7 @@ const cron = z
     return f.length === 5 && f.every((x) => CRON_FIELD.test(x));
   }, { message: 'must be a 5-field cron expression, e.g. "0 2 * * *"' });
 
-const scheduleKinds = z.discriminatedUnion('kind', [
+export const scheduleKinds = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cron'), enabled: z.boolean().default(true), cron, timezone }),
   z.object({ kind: z.literal('hourly'), enabled: z.boolean().default(true), minute: z.number().int().min(0).max(59).default(0), timezone }),
   z.object({ kind: z.literal('daily'), enabled: z.boolean().default(true), time: hhmm, timezone }),
@@ -35,10 +36,14 @@ const scheduleKinds = z.discriminatedUnion('kind', [
   }),
 ]);
 
-/** The presets and cron of @qpc/domain; scheduleToCron() has the last word on what is valid. */
+/**
+ * The presets and cron of @qpc/domain; scheduleToCron() and then the scheduler's cron parser have the
+ * last word on what is valid (a "0 25 * * *" would otherwise be saved and never run).
+ */
 export const scheduleSchema = scheduleKinds.superRefine((s, ctx) => {
   try {
     scheduleToCron(s as Schedule);
+    nextRunTimes(s as Schedule, 1);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid schedule' });
   }

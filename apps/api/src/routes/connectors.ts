@@ -19,6 +19,7 @@ import {
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
 import { purgeConnectorData, removeSchedule } from './connector-cleanup.ts';
+import { connectorStatus } from './connector-status.ts';
 
 export function connectorView(d: ConnectorDoc) {
   return {
@@ -60,6 +61,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
   const createSchema = createConnectorSchema(deps.allowHttp);
   const updateSchema = updateConnectorSchema(deps.allowHttp);
   const testSchema = testCredentialsSchema(deps.allowHttp);
+  const withStatus = async (d: ConnectorDoc) => ({ ...connectorView(d), ...(await connectorStatus(deps, d)) });
 
   table.add({
     method: 'post',
@@ -95,7 +97,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
         { $setOnInsert: { name: doc.network, createdAt: now } },
         { upsert: true },
       );
-      return connectorView(doc);
+      return withStatus(doc);
     },
   });
 
@@ -103,10 +105,13 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'get',
     path: '/api/connectors',
     tag: 'connectors',
-    summary: 'List connectors by name',
+    summary: 'List connectors by name, each with its next runs, schedule in words, last run and data age',
     role: 'viewer',
     query: pageQuery,
-    handle: ({ query }) => pageOf(connectors, LIST_KEY, query, connectorView),
+    handle: async ({ query }) => {
+      const page = await pageOf(connectors, LIST_KEY, query, (d) => d);
+      return { items: await Promise.all(page.items.map((d) => withStatus(d))), next: page.next };
+    },
   });
 
   table.add({
@@ -117,7 +122,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'viewer',
     params: idParams,
     responses: { 404: 'no such connector' },
-    handle: async ({ params }) => connectorView(await findConnector(deps, params.id)),
+    handle: async ({ params }) => withStatus(await findConnector(deps, params.id)),
   });
 
   table.add({
@@ -157,7 +162,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
             { upsert: true },
           );
         }
-        return connectorView(r);
+        return withStatus(r);
       } catch (err) {
         if (isDuplicateKey(err)) throw duplicateName(rest.name ?? '');
         throw err;

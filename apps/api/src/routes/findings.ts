@@ -18,6 +18,7 @@ import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
+import { streamFindingsCsv } from './findings-export.ts';
 
 const BY_ID: SortKey = { dir: 1 };
 const value = z.string().min(1).max(2000);
@@ -45,6 +46,7 @@ const filterShape = {
 } satisfies Record<FindingFilter, z.ZodType>;
 
 export const findingsQuery = pageQuery.extend(filterShape);
+export const exportQuery = z.object(filterShape);
 export const facetsQuery = z.object({ ...filterShape, size: z.coerce.number().int().min(1).max(500).default(50) });
 
 type Filters = Partial<Record<FindingFilter, string>>;
@@ -177,6 +179,18 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
       }
       return { facets, truncated };
     },
+  });
+
+  // before /api/findings/:id, which would take "export.csv" for an id
+  table.add({
+    method: 'get',
+    path: '/api/findings/export.csv',
+    tag: 'inventory',
+    summary: 'The findings of the same filters as GET /api/findings, streamed as CSV (header row, RFC 4180, formula cells neutralised)',
+    role: 'viewer',
+    query: exportQuery,
+    produces: 'text/csv',
+    handle: ({ query, res }) => streamFindingsCsv(findings, findingsMatch(query), res),
   });
 
   table.add({

@@ -21,7 +21,8 @@ export function runView(d: RunDoc) {
     rejected: d.rejected,
     skipped: d.skipped,
     qualys: d.qualys,
-    progress: d.progress,
+    // reportBytes: the report's size once its file is stored (Qualys announces none before)
+    progress: { ...d.progress, reportBytes: d.file?.length ?? null },
     // the stored report file: removed by report retention once purgedAt is set (a retried parse then refuses)
     file: d.file ? { length: d.file.length, sha256: d.file.sha256, purgedAt: d.file.purgedAt ?? null } : null,
     /** times the run was revived by a retried job */

@@ -10,6 +10,7 @@ import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
 import { requestSync } from './sync.ts';
 import { runView } from './run-view.ts';
+import { retryRun, runJobs } from './run-jobs.ts';
 
 export { runView };
 
@@ -44,6 +45,11 @@ const listRuns = (deps: ServerDeps, q: z.output<typeof runsQuery>, connectorId?:
   pageOf(deps.store.col.runs, NEWEST, q, runView, runsFilter(q, connectorId));
 
 export function runRoutes(table: RouteTable, deps: ServerDeps) {
+  const findRun = async (id: string) => {
+    const d = await deps.store.col.runs.findOne({ _id: id });
+    if (!d) throw notFound('run', id);
+    return d;
+  };
   table.add({
     method: 'get',
     path: '/api/connectors/:id/runs',
@@ -71,15 +77,25 @@ export function runRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'get',
     path: '/api/runs/:id',
     tag: 'runs',
-    summary: 'One run: state, stage timings, counts, Qualys calls and waits, errors',
+    summary: 'One run: state, progress, stage timings, counts, Qualys calls and waits, errors, and its jobs (links into Bull Board)',
     role: 'viewer',
     params: idParams,
     responses: { 404: 'no such run' },
     handle: async ({ params }) => {
-      const d = await deps.store.col.runs.findOne({ _id: params.id });
-      if (!d) throw notFound('run', params.id);
-      return runView(d);
+      const d = await findRun(params.id);
+      return { ...runView(d), jobs: (await runJobs(deps, d)).map((j) => j.view) };
     },
+  });
+  table.add({
+    method: 'post',
+    path: '/api/runs/:id/retry',
+    tag: 'runs',
+    summary: "Retry a failed or partial run's failed jobs (as Bull Board's Retry); 409 with the reason when it cannot be",
+    role: 'admin',
+    params: idParams,
+    status: 202,
+    responses: { 404: 'no such run', 409: 'not retryable: RUN_NOT_RETRYABLE, RUN_SUPERSEDED, SYNC_BUSY or NO_FAILED_JOBS' },
+    handle: async ({ params }) => retryRun(deps, await findRun(params.id)),
   });
   table.add({
     method: 'post',

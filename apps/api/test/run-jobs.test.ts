@@ -1,0 +1,99 @@
+/** A run's jobs linked into Bull Board, its progress, and retrying its failed jobs (real BullMQ workers fail them). */
+import t from 'tap';
+import { Worker } from 'bullmq';
+import { jobIds } from '@qpc/jobs';
+import type { RunDoc } from '@qpc/store';
+import { waitFor } from '@qpc/testing';
+import { connectionOptions } from '@qpc/worker-kit';
+import { VIEWER, startApi } from './helpers.ts';
+
+const api = await startApi(t);
+
+const run = (id: string, over: Partial<RunDoc>): RunDoc =>
+  ({
+    _id: id, connectorId: 'c1', syncId: `sync-${id}`, trigger: 'on-demand', reportId: `rep-${id}`, reportTitle: 'PC', reportLaunchedAt: null,
+    attempt: 1, network: 'n1', state: 'failed', index: 0, skipped: [], createdAt: new Date('2026-11-01T00:00:00Z'), updatedAt: new Date(), endedAt: new Date(),
+    timings: { fetch: { startedAt: null, endedAt: null, ms: 120 }, parse: { startedAt: null, endedAt: null, ms: 80 }, write: { startedAt: null, endedAt: null, ms: null }, finalize: { startedAt: null, endedAt: null, ms: null } },
+    counts: { batches: 3 } as RunDoc['counts'], rejected: [], qualys: { calls: 1, conflicts409: 0, waitedSec: 0 },
+    progress: { bytesDownloaded: 4096, bytesParsed: 2048, batchesWritten: 2 }, parse: { complete: true, batches: 3, summary: null },
+    file: { id: 'f', length: 4096, sha256: 'ab'.repeat(32), etag: null }, urba: null, review: false, resumes: 1,
+    error: { class: 'UPSERT_FAILED', message: 'batch 1 failed', stage: 'upsert', at: new Date() },
+    ...over,
+  }) as RunDoc;
+
+await api.deps.store.col.runs.insertMany([
+  run('r1', {}),
+  run('r-ok', { state: 'succeeded', error: null }),
+  run('r-old', { connectorId: 'c2', createdAt: new Date('2026-10-01T00:00:00Z') }),
+  run('r-new', { connectorId: 'c2', state: 'succeeded', createdAt: new Date('2026-10-02T00:00:00Z'), error: null }),
+  run('r-busy', { connectorId: 'c3' }),
+  run('r-gone', { connectorId: 'c4' }),
+]);
+await api.deps.store.col.syncLocks.insertOne({ _id: 'c3', syncId: 'another-sync', runIds: ['x'], at: new Date() });
+
+// real jobs, failed by a real worker: r1's second batch and its revived (generation 1) finalize fail
+const data = (runId: string, seq?: number) => ({ connectorId: 'c1', runId, ...(seq === undefined ? {} : { seq }) });
+const failIds = new Set([jobIds.upsert('r1', 1), jobIds.finalize('r1', 1), jobIds.upsert('r-busy', 0)]);
+await api.deps.queues.fetch.add('fetch', data('r1'), { jobId: jobIds.fetch('r1') });
+for (const seq of [0, 1, 2]) await api.deps.queues.upsert.add('upsert', data('r1', seq), { jobId: jobIds.upsert('r1', seq), attempts: 1 });
+await api.deps.queues.upsert.add('upsert', data('r-busy', 0), { jobId: jobIds.upsert('r-busy', 0), attempts: 1 });
+await api.deps.queues.finalize.add('finalize', data('r1'), { jobId: jobIds.finalize('r1', 1), attempts: 1 });
+const workers = (['upsert', 'finalize'] as const).map(
+  (q) =>
+    new Worker(q, async (job) => {
+      if (failIds.has(job.id!)) throw new Error('boom');
+    }, { connection: connectionOptions(api.redisUrl, 'worker'), prefix: api.prefix }),
+);
+await waitFor(async () => (await api.deps.queues.upsert.getFailedCount()) === 2 && (await api.deps.queues.finalize.getFailedCount()) === 1, 20_000);
+await waitFor(async () => (await api.deps.queues.upsert.getCompletedCount()) === 2, 20_000);
+await Promise.all(workers.map((w) => w.close()));
+
+t.test('a run shows its progress, the report size and its jobs linked into the board', async (t) => {
+  const r = await api.call('GET', '/api/runs/r1', { token: VIEWER });
+  t.equal(r.status, 200);
+  t.equal(r.json.state, 'failed');
+  t.same(r.json.progress, { bytesDownloaded: 4096, bytesParsed: 2048, batchesWritten: 2, reportBytes: 4096 });
+  t.equal(r.json.timings.fetch.ms, 120);
+  t.equal(r.json.error.class, 'UPSERT_FAILED');
+  const jobs = [...r.json.jobs].sort((a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id));
+  t.same(jobs, [
+    { queue: 'fetch', id: 'fetch-r1', state: 'waiting', url: '/admin/queues/queue/fetch/fetch-r1' },
+    { queue: 'finalize', id: 'finalize-r1-1', state: 'failed', url: '/admin/queues/queue/finalize/finalize-r1-1' },
+    { queue: 'upsert', id: 'upsert-r1-0', state: 'completed', url: '/admin/queues/queue/upsert/upsert-r1-0' },
+    { queue: 'upsert', id: 'upsert-r1-1', state: 'failed', url: '/admin/queues/queue/upsert/upsert-r1-1' },
+    { queue: 'upsert', id: 'upsert-r1-2', state: 'completed', url: '/admin/queues/queue/upsert/upsert-r1-2' },
+  ]);
+  const page = await api.call('GET', jobs[1].url, { token: VIEWER });
+  t.equal(page.status, 200, 'the board page of the job');
+  t.match(page.text, /<html/i);
+  const job = await api.call('GET', jobs[1].url.replace('/admin/queues/queue/', '/admin/queues/api/queues/'), { token: VIEWER });
+  t.equal(job.status, 200, 'the link names a job the board knows');
+  t.equal(job.json.job.id, 'finalize-r1-1');
+  t.same((await api.call('GET', '/api/runs/r-ok', { token: VIEWER })).json.jobs, [], 'no job kept');
+});
+
+t.test('retry: the failed jobs of a failed run go back to the queue; refusals say why', async (t) => {
+  t.equal((await api.call('POST', '/api/runs/r1/retry', { token: VIEWER })).status, 403, 'admin only');
+  const r = await api.call('POST', '/api/runs/r1/retry');
+  t.equal(r.status, 202, r.text);
+  t.same(r.json.retried.map((j: { id: string }) => j.id).sort(), ['finalize-r1-1', 'upsert-r1-1']);
+  t.equal(await (await api.deps.queues.upsert.getJob('upsert-r1-1'))!.getState(), 'waiting', 'back in the queue');
+  t.equal(await (await api.deps.queues.finalize.getJob('finalize-r1-1'))!.getState(), 'waiting');
+  t.equal(await (await api.deps.queues.upsert.getJob('upsert-r1-0'))!.getState(), 'completed', 'done batches untouched');
+
+  const again = await api.call('POST', '/api/runs/r1/retry');
+  t.equal(again.status, 409);
+  t.equal(again.json.error.code, 'NO_FAILED_JOBS');
+  const ok = await api.call('POST', '/api/runs/r-ok/retry');
+  t.equal(ok.json.error.code, 'RUN_NOT_RETRYABLE');
+  t.match(ok.json.error.message, /succeeded/);
+  const old = await api.call('POST', '/api/runs/r-old/retry');
+  t.equal(old.status, 409);
+  t.equal(old.json.error.code, 'RUN_SUPERSEDED');
+  t.match(old.json.error.message, /r-new/);
+  const busy = await api.call('POST', '/api/runs/r-busy/retry');
+  t.equal(busy.json.error.code, 'SYNC_BUSY');
+  t.equal(await (await api.deps.queues.upsert.getJob('upsert-r-busy-0'))!.getState(), 'failed', 'a refused retry leaves the job as it was');
+  t.equal((await api.call('POST', '/api/runs/r-gone/retry')).json.error.code, 'NO_FAILED_JOBS');
+  t.equal((await api.call('POST', '/api/runs/none/retry')).status, 404);
+});
