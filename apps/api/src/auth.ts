@@ -12,7 +12,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from './errors.ts';
-import { SESSION_COOKIE, readCookie, type SessionStore } from './sessions.ts';
+import { SESSION_COOKIE, readCookie, tokenFingerprint, type SessionStore } from './sessions.ts';
 
 export type Role = 'admin' | 'viewer';
 
@@ -92,6 +92,10 @@ export function authMiddleware(opts: AuthOptions): RequestHandler {
   const authenticate = createAuthenticator(opts.tokens);
   const isPublic = new Set(opts.publicPaths);
   const isOptional = new Set(opts.optionalPaths ?? []);
+  const fingerprints = new Map<string, Role>([
+    [tokenFingerprint(opts.tokens.admin), 'admin'],
+    ...opts.tokens.viewers.map((v) => [tokenFingerprint(v), 'viewer'] as [string, Role]),
+  ]);
   const resolve = async (req: Request, board: boolean): Promise<{ role?: Role; via?: 'header' | 'basic' | 'cookie'; token?: string }> => {
     const header = req.get('authorization');
     if (header) {
@@ -101,7 +105,8 @@ export function authMiddleware(opts: AuthOptions): RequestHandler {
     }
     const id = opts.sessions ? readCookie(req, SESSION_COOKIE) : undefined;
     if (id === undefined || !opts.sessions) return {};
-    return { via: 'cookie', token: id, role: await opts.sessions.role(id) };
+    const role = await opts.sessions.role(id, (fp, r) => fingerprints.get(fp) === r);
+    return { via: 'cookie', token: id, ...(role ? { role } : {}) };
   };
   return (req: Request, res: Response, next: NextFunction) => {
     if (isPublic.has(req.path)) {

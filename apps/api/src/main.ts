@@ -26,7 +26,7 @@ const { deps, close } = await connectDeps({
   logger,
   sessionTtlS: config.QPC_SESSION_TTL_S,
 });
-const { app } = createServer({ ...deps, ...(config.QPC_WEB_DIR ? { webDir: config.QPC_WEB_DIR } : {}) });
+const { app } = createServer({ ...deps, urbaThreshold: config.QPC_URBA_THRESHOLD, ...(config.QPC_WEB_DIR ? { webDir: config.QPC_WEB_DIR } : {}) });
 const server = app.listen(config.QPC_API_PORT, config.QPC_API_HOST);
 await new Promise<void>((resolve, reject) => {
   server.once('listening', resolve);

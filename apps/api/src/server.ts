@@ -38,6 +38,8 @@ export interface ServerDeps {
   qualys: QualysProbe;
   /** console sign-in sessions (the qpc_session cookie) */
   sessions: SessionStore;
+  /** default auto URBA threshold (QPC_URBA_THRESHOLD), for the URBA preview */
+  urbaThreshold?: number;
   /** the console's built files (QPC_WEB_DIR; default apps/web/dist) */
   webDir?: string;
   /** read the run counters for /metrics (default: aggregate the runs collection) */

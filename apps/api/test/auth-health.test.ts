@@ -147,7 +147,12 @@ t.test('the OpenAPI document describes exactly the registered routes', async (t)
     'DELETE /api/connectors/{id}', 'POST /api/connectors/{id}/test', 'POST /api/connectors/{id}/sync',
     'GET /api/connectors/{id}/runs', 'GET /api/runs/{id}', 'GET /api/hosts', 'GET /api/hosts/{id}',
     'GET /api/findings', 'GET /api/findings/facets', 'GET /api/findings/{id}', 'GET /healthz', 'GET /readyz', 'GET /metrics',
+    // the console's
+    'POST /api/session', 'GET /api/session', 'DELETE /api/session', 'POST /api/schedules/preview', 'POST /api/runs/{id}/retry',
+    'GET /api/findings/export.csv', 'GET /api/overview', 'GET /api/connectors/{id}/runs/chart', 'GET /api/connectors/{id}/urba/preview',
   ]) t.ok(documented.has(required), required);
+  t.equal(doc.json.paths['/api/findings/export.csv'].get.responses['200'].content['text/csv'] !== undefined, true, 'the export is documented as CSV');
+  t.same(doc.json.paths['/api/session'].post.security, [], 'sign-in needs no token');
   const findings = (doc.json.paths['/api/findings'].get.parameters as { name: string }[]).map((p) => p.name);
   for (const f of ['testStatus', 'technology', 'expectedResult', 'actualResult', 'scanner', 'network', 'severity', 'status', 'policyId', 'controlId', 'host', 'tag', 'cursor', 'limit']) {
     t.ok(findings.includes(f), `findings filter ${f} documented`);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { testMongo, testRedis } from '@qpc/testing';
 import { APPS, NODE_FLAGS, ROOT, appArgs, buildApps, bundlePath } from '../../../scripts/apps.mjs';
 
-t.test('the API bundle starts, is ready, serves the dashboard and stops cleanly', async (t) => {
+t.test('the API bundle starts, is ready, serves the dashboard and the console, and stops cleanly', async (t) => {
   const [file] = await buildApps(['api']);
   t.equal(file, bundlePath('api'));
   const { redisUrl, prefix } = await testRedis(t);
@@ -67,6 +67,18 @@ t.test('the API bundle starts, is ready, serves the dashboard and stops cleanly'
   t.ok((await asset.arrayBuffer()).byteLength > 1000);
   const api = await fetch(`${url}/api/connectors`, { headers: { authorization: `Bearer ${token}` } });
   t.equal(api.status, 200);
+
+  // the console: apps/web/dist found from the bundle's own place, and a session cookie the board accepts
+  const consolePage = await fetch(`${url}/connectors`);
+  t.equal(consolePage.status, 200);
+  const built = await readFile(path.join(ROOT, 'apps', 'web', 'dist', 'index.html'), 'utf8').catch(() => null);
+  const pageText = await consolePage.text();
+  if (built === null) t.match(pageText, 'npm run build', 'no console build: the hint');
+  else t.equal(pageText, built, "the console's index.html");
+  const signIn = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  t.equal(signIn.status, 200);
+  const cookie = /^qpc_session=[^;]+/.exec(signIn.headers.get('set-cookie') ?? '')?.[0] ?? '';
+  t.equal((await fetch(`${url}/admin/queues/api/queues`, { headers: { cookie } })).status, 200, 'the board with the session cookie');
 
   child.kill('SIGTERM');
   const [code, signal] = await exited;

@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { Redis } from 'ioredis';
+import { httpServer } from '@qpc/testing';
+import { createServer } from '../src/server.ts';
 import { ADMIN, VIEWER, startApi, type Api } from './helpers.ts';
 
 const api = await startApi(t);
@@ -41,7 +43,7 @@ t.test('sign in: a cookie holding a random id, the session in Redis with an expi
   t.ok(s.id && s.id.length >= 32, 'a long random id');
   t.notMatch(s.setCookie, ADMIN);
   const key = `${api.prefix}:session:${createHash('sha256').update(s.id!).digest('hex')}`;
-  t.equal(await redis.get(key), 'admin', 'stored under the queue prefix by its digest');
+  t.match(await redis.get(key), /^admin:[0-9a-f]{16}$/, 'stored under the queue prefix by its digest: the role and a token fingerprint');
   const ttl = await redis.ttl(key);
   t.ok(ttl > 12 * 3600 - 60 && ttl <= 12 * 3600, `expires in 12 h (${ttl} s)`);
   const [, keys] = await redis.scan('0', 'MATCH', `${api.prefix}:session:*`, 'COUNT', 1000);
@@ -135,6 +137,21 @@ t.test('sign out deletes the session and clears the cookie; sign-in from another
   const evilIn = await signIn(api, ADMIN, { origin: EVIL });
   t.equal(evilIn.r.json?.error?.code, 'CROSS_ORIGIN');
   t.equal(evilIn.setCookie, '');
+});
+
+t.test('a session ends with its token: rotating or dropping a token signs its browsers out', async (t) => {
+  const admin = await signIn(api, ADMIN);
+  const viewer = await signIn(api, VIEWER);
+  // the same Redis and sessions, configured with a new admin token and no viewer token any more
+  const rotated = createServer({ ...api.deps, tokens: { admin: 'rotated-admin-token-0123456789', viewers: [] } });
+  const { url } = await httpServer(t, rotated.app);
+  const get = (cookie: string) => fetch(`${url}/api/connectors`, { headers: { cookie } }).then((r) => r.status);
+  t.equal(await get(admin.cookie), 401, 'the old admin token no longer signs in, nor do its sessions');
+  t.equal(await get(viewer.cookie), 401, 'a dropped viewer token');
+  const kept = createServer({ ...api.deps, tokens: { admin: ADMIN, viewers: [] } });
+  const k = await httpServer(t, kept.app);
+  t.equal(await fetch(`${k.url}/api/connectors`, { headers: { cookie: admin.cookie } }).then((r) => r.status), 200, 'an unchanged token keeps its sessions');
+  t.equal(await get(admin.cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))), 401, 'a tampered id');
 });
 
 t.test('no answer carries a token', async (t) => {

@@ -70,9 +70,10 @@ export async function dropPendingChanges(store: Store, runId: string): Promise<v
 
 /**
  * URBA candidates: Open findings of the network, on a host assessed by this run for the same policy,
- * that this run did not see. Visited in pages of assessments (memory bounded by the page).
+ * that this run did not see. Visited in pages of assessments (memory bounded by the page). Exported
+ * for the API's URBA preview, which must count what this very rule would close.
  */
-async function forEachCandidateFilter(store: Store, run: RunDoc, fn: (filter: Filter<FindingDoc>) => Promise<void>): Promise<void> {
+export async function forEachCandidateFilter(store: Store, run: RunDoc, fn: (filter: Filter<FindingDoc>) => Promise<void>): Promise<void> {
   let lastId = '';
   for (;;) {
     const page = await store.col.assessments

@@ -26,7 +26,7 @@ export function sessionRoutes(table: RouteTable, deps: ServerDeps) {
     handle: async ({ body, req, res }) => {
       const role = authenticate(body.token);
       if (!role) throw unauthorized('invalid token');
-      const id = await deps.sessions.create(role);
+      const id = await deps.sessions.create(role, body.token);
       res.setHeader('Set-Cookie', sessionCookie(req, id, deps.sessions.ttlSeconds));
       return { role };
     },
