@@ -91,12 +91,17 @@ function RunRow({ run: r }: { run: Run }) {
     onSuccess: () => qc.invalidateQueries({ queryKey: ['runs'] }),
   });
   const c = run.counts;
-  const total = run.progress.reportBytes ?? run.progress.size ?? run.counts.bytes ?? 0;
-  // bytes parsed of the report's size while parsing; batches written of those parsed while writing
-  const [value, max] =
-    run.state === 'writing' || run.state === 'finalizing'
-      ? [run.progress.batchesWritten, Math.max(run.progress.batchesWritten, c.batches || 1)]
-      : [run.progress.bytesParsed || run.progress.bytesDownloaded, Math.max(total, run.progress.bytesParsed, 1)];
+  const size = run.progress.reportBytes ?? 0;
+  // per stage: bytes downloaded or parsed of the report's size, then batches written of those parsed;
+  // an unknown total leaves the bar indeterminate rather than guessing
+  const [value, max]: [number | undefined, number | undefined] =
+    run.state === 'fetching'
+      ? size > 0 ? [run.progress.bytesDownloaded, size] : [undefined, undefined]
+      : run.state === 'parsing'
+        ? size > 0 ? [run.progress.bytesParsed, size] : [undefined, undefined]
+        : (run.state === 'writing' || run.state === 'finalizing') && c.batches > 0
+          ? [run.progress.batchesWritten, c.batches]
+          : [undefined, undefined];
   return (
     <tr data-run={run.id} data-state={run.state}>
       <td>{run.trigger}</td>
@@ -108,7 +113,7 @@ function RunRow({ run: r }: { run: Run }) {
         <span className={`state state-${run.state}`}>{run.state}</span>
         {running && (
           <div>
-            <progress className="run-progress" aria-label={`Progress of run ${run.id}: ${run.state}`} value={value} max={max} />
+            <progress className="run-progress" aria-label={`Progress of run ${run.id}: ${run.state}`} {...(value !== undefined ? { value, max } : {})} />
             <div className="sub">
               {bytes(run.progress.bytesDownloaded)} downloaded, {bytes(run.progress.bytesParsed)} parsed, {run.progress.batchesWritten} batches written
             </div>
