@@ -154,7 +154,7 @@ t.test('Sync: History goes running -> succeeded with a moving progress bar', asy
     async () => {
       const state = await page.locator('tr[data-run]').first().getAttribute('data-state');
       if (await bar.isVisible().catch(() => false)) {
-        const v = await bar.evaluate((el) => `${(el as HTMLProgressElement).value}/${(el as HTMLProgressElement).max}`).catch(() => null);
+        const v = await bar.evaluate((el) => `${(el as HTMLProgressElement).value}/${(el as HTMLProgressElement).max}`, undefined, { timeout: 1000 }).catch(() => null);
         if (v) seen.add(`${state} ${v}`);
         if (!shotTaken && state !== 'queued') {
           await shot('history-running');
@@ -292,7 +292,7 @@ t.test('a changed report: History shows closed, reopened and URBA-closed, and th
   await page.getByRole('link', { name: `History of ${NAME}` }).click();
   await page.locator('figure.chart').waitFor();
   const before = await page.locator('rect[data-series="closed"]').count();
-  await waitFor(async () => (await page.locator('tr[data-run]').count()) === 2, 60_000);
+  await waitFor(async () => (await page.locator('tr[data-run]').count()) === 2, 120_000);
   t.equal(await waitTopRun(['succeeded', 'failed', 'partial']), 'succeeded');
   const runs = (await stack.call('GET', `/api/connectors/${connectorId}/runs`)).json as { items: RunJson[] };
   const top = runs.items[0]!;
@@ -345,6 +345,39 @@ t.test('a failed run (the password changed in Qualys); Edit the connector; Retry
     500,
   );
   t.pass('the retried run ended without failing');
+});
+
+interface OverviewJson {
+  networks: { network: string; openBySeverity: Record<string, number>; policies: { policyId: string; passRate: number }[]; topFailingControls: { controlId: string; hosts: number }[] }[];
+  staleConnectors: unknown[];
+  failedRuns7d: unknown[];
+}
+
+t.test('Integrations shows the last run and freshness; Overview shows the posture the API computes', async (t) => {
+  await page.getByRole('link', { name: 'Integrations', exact: true }).click();
+  const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: NAME }) });
+  await waitFor(async () => /succeeded|no-new-report/.test(await row.innerText()), 20_000);
+  const text = await row.innerText();
+  t.match(text, /daily at 02:30/, 'the schedule in words');
+  t.match(text, /next \d{4}-\d\d-\d\d 02:30 UTC/, 'and its next run');
+  t.match(text, /fresh: \d+ h old/, 'the newest report is a day old: fresh for a daily schedule');
+
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('heading', { name: 'Network web-net' }).waitFor();
+  const o = (await stack.call('GET', '/api/overview')).json as OverviewJson;
+  const net = o.networks.find((n) => n.network === 'web-net')!;
+  const section = page.getByRole('region', { name: 'Network web-net' });
+  const sectionText = await section.innerText();
+  for (const [sev, n] of Object.entries(net.openBySeverity)) if (n > 0) t.match(sectionText, new RegExp(`${sev} ${n}\\b`), `${sev}: ${n} open`);
+  const policyRows = section.getByRole('table', { name: 'Pass rate per policy in web-net' }).locator('tbody tr');
+  t.equal(await policyRows.count(), net.policies.length, 'a row per policy');
+  t.match(await policyRows.first().innerText(), `${Math.round(net.policies[0]!.passRate * 1000) / 10}%`);
+  const controls = section.getByRole('table', { name: 'Controls failing on the most hosts in web-net' }).locator('tbody tr');
+  t.equal(await controls.count(), net.topFailingControls.length);
+  t.match(await controls.first().innerText(), new RegExp(`${net.topFailingControls[0]!.controlId}[\\s\\S]*\\b${net.topFailingControls[0]!.hosts}$`));
+  const failedList = page.getByRole('region', { name: 'Runs failed in the last 7 days' });
+  t.equal(await failedList.locator('li').count(), o.failedRuns7d.length, 'the failed runs of the week');
+  await audit('overview');
 });
 
 t.test('a viewer sees every page and no control that writes', async (t) => {

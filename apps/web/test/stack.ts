@@ -71,7 +71,11 @@ export async function startWebStack(t: Teardown, opts: { scenario: ScenarioFile;
     children.push(child);
     const lines: string[] = [];
     const onData = (b: Buffer) => {
-      for (const l of b.toString('utf8').split('\n')) if (l) lines.push(l), logs.push(`${app}| ${l}`);
+      for (const l of b.toString('utf8').split('\n')) {
+        if (!l) continue;
+        lines.push(l);
+        logs.push(`${app}| ${l}`);
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

@@ -80,12 +80,15 @@ function RunRow({ run: r }: { run: Run }) {
   const canWrite = useCanWrite();
   const qc = useQueryClient();
   const running = !TERMINAL.includes(r.state);
+  // the detail adds jobs and the report size; it is fetched again whenever the list sees the run change
   const detail = useQuery({
-    queryKey: ['run', r.id],
+    queryKey: ['run', r.id, r.state, r.updatedAt],
     queryFn: () => get<Run>(`/api/runs/${encodeURIComponent(r.id)}`),
     refetchInterval: running ? 1000 : false,
+    placeholderData: (prev) => prev,
   });
-  const run = detail.data ?? r;
+  // whichever of the two was read last is the truth (the list may overtake the detail's last poll)
+  const run = detail.data && detail.data.updatedAt >= r.updatedAt ? detail.data : { ...r, jobs: detail.data?.jobs ?? [] };
   const retry = useMutation({
     mutationFn: () => api<unknown>('POST', `/api/runs/${encodeURIComponent(r.id)}/retry`, {}),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['runs'] }),

@@ -7,7 +7,7 @@ import type { Connector, Page } from '../types.ts';
 import { useCanWrite } from '../session.tsx';
 import { ErrorBox, Loading } from '../components/error-box.tsx';
 import { DeleteConnector } from '../components/delete-connector.tsx';
-import { age, STALE_SECONDS, when } from '../format.ts';
+import { age, isStale, when } from '../format.ts';
 
 const CATALOGUE = [
   {
@@ -100,7 +100,7 @@ function ConnectorRow({ c }: { c: Connector }) {
     mutationFn: () => api<{ joined: boolean; state: string }>('POST', `/api/connectors/${encodeURIComponent(c.id)}/sync`, {}),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['connectors'] }),
   });
-  const stale = c.dataAge?.seconds == null || c.dataAge.seconds > STALE_SECONDS;
+  const stale = isStale(c.dataAge?.seconds, c.nextRuns);
   const last = c.lastRun;
   return (
     <>
