@@ -165,6 +165,8 @@ export async function openBrowser(t: Teardown, base: string): Promise<Browsing> 
     );
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  // the machine running the tests may be busy: FerretDB scans take seconds under load
+  page.setDefaultTimeout(60_000);
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     // 4xx answers the console shows on purpose are logged by Chromium as failed loads: not problems

@@ -58,7 +58,9 @@ export function RunsChart({ points }: { points: ChartPoint[] }) {
   );
 }
 
-export function SeverityBar({ counts }: { counts: Partial<Record<string, number>> }) {
+export function SeverityBar({ counts: given }: { counts: Partial<Record<string, number>> }) {
+  // host detail counts findings without a severity as "Unset", the overview as "Unknown"
+  const counts: Partial<Record<string, number>> = { ...given, Unknown: (given.Unknown ?? 0) + (given.Unset ?? 0) };
   const total = SEVERITIES.reduce((n, s) => n + (counts[s] ?? 0), 0);
   return (
     <span className="sevbar">
