@@ -35,7 +35,7 @@ export function TestCredentials({ connectorId, input }: { connectorId: string | 
       if (input.password !== '') body.password = input.password;
       const path = connectorId ? `/api/connectors/${encodeURIComponent(connectorId)}/test` : '/api/connectors/test';
       const result = await api<ProbeResult>('POST', path, body);
-      return { result, ms: Math.round(performance.now() - t0) };
+      return { result, ms: Math.round(performance.now() - t0), prefix: input.reportTitlePrefix };
     },
   });
   const r = test.data?.result;
@@ -75,7 +75,7 @@ export function TestCredentials({ connectorId, input }: { connectorId: string | 
           )}
           {r.ok && r.reports.length === 0 && (
             <div role="status" className="warning">
-              <strong>Warning: no matching report.</strong> No Policy Compliance report has a title starting with “{input.reportTitlePrefix}”. Create or
+              <strong>Warning: no matching report.</strong> No Policy Compliance report has a title starting with “{test.data?.prefix}”. Create or
               schedule a Policy Compliance report in Qualys whose title starts with this prefix, then test again.
             </div>
           )}

@@ -67,7 +67,12 @@ function ConnectorForm({ connector }: { connector: Connector | undefined }) {
   const [d, setD] = useState<Draft>(initial);
   const [saved, setSaved] = useState(false);
   const dirty = !saved && JSON.stringify(d) !== JSON.stringify(initial);
-  const set = (patch: Partial<Draft>) => setD((x) => ({ ...x, ...patch }));
+  // the API's errors of the last Save, each dropped once its field is edited
+  const [errs, setErrs] = useState<Record<string, string>>({});
+  const set = (patch: Partial<Draft>) => {
+    setD((x) => ({ ...x, ...patch }));
+    setErrs((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !(k in patch))));
+  };
 
   const blocker = useBlocker(({ currentLocation, nextLocation }) => dirty && currentLocation.pathname !== nextLocation.pathname);
   useEffect(() => {
@@ -96,6 +101,7 @@ function ConnectorForm({ connector }: { connector: Connector | undefined }) {
         ? api<Connector>('PATCH', `/api/connectors/${encodeURIComponent(connector.id)}`, body)
         : api<Connector>('POST', '/api/connectors', body);
     },
+    onError: (err) => setErrs(fieldErrors(err)),
     onSuccess: async () => {
       setSaved(true);
       await qc.invalidateQueries({ queryKey: ['connectors'] });
@@ -106,7 +112,6 @@ function ConnectorForm({ connector }: { connector: Connector | undefined }) {
     if (saved) navigate('/integrations');
   }, [saved, navigate]);
 
-  const errs = fieldErrors(save.error);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     save.mutate();

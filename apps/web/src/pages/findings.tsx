@@ -47,10 +47,13 @@ export function FindingsPage() {
     queryFn: () => get<Page<Finding>>('/api/findings', { ...filters, limit: 50, cursor: pager.cursor }),
     placeholderData: (prev) => prev,
   });
+  // asked once the rows are in: on FerretDB the facets' full scan and the page's query share the
+  // server, and asked together the rows waited for the scan (21 s instead of well under one at 20,000)
   const facets = useQuery({
     queryKey: ['facets', filters],
     queryFn: () => get<Facets>('/api/findings/facets', { ...filters, size: 100 }),
     placeholderData: (prev) => prev,
+    enabled: rows.isFetched,
   });
   useEffect(() => {
     if (rows.data && !rows.isPlaceholderData) markOnce('qpc:findings-rows');
@@ -101,7 +104,7 @@ export function FindingsPage() {
       {rows.data && rows.data.items.length === 0 && <p>No finding matches these filters.</p>}
       {rows.data && rows.data.items.length > 0 && (
         <div className="table-wrap">
-          <table aria-label="Host findings">
+          <table aria-label="Host findings" aria-busy={rows.isFetching}>
             <thead>
               <tr>
                 <th scope="col">Host</th>
