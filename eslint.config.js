@@ -60,6 +60,11 @@ export default tseslint.config(
   { files: ['apps/*/src/**'], ignores: RUN_WRITERS, rules: { 'no-restricted-syntax': ['error', ...runsWriteSyntax] } },
   { files: ['packages/*/src/**'], ignores: RUN_WRITERS, rules: { 'no-restricted-syntax': ['error', appImportSyntax, ...runsWriteSyntax] } },
   {
+    // the console runs in the browser
+    files: ['apps/web/src/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // the CLI's own output, scripts and benchmarks print to the terminal on purpose
     files: ['apps/cli/**', 'scripts/**', '**/bench/**', 'apps/qualys-sim/src/**'],
     rules: { 'no-console': 'off' },

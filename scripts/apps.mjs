@@ -3,8 +3,10 @@
 // A bundle starts ~30 MB smaller than the same app through tsx (worker-upsert idle: ~90 vs ~120 MB RSS),
 // which is what keeps the workers under their memory budget. `npm start`, the demo, the pipeline bench
 // and the Docker image all go through here; tests keep running the TypeScript source through tsx.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -62,9 +64,45 @@ export async function buildApps(apps = APPS) {
   return apps.map(bundlePath);
 }
 
+/** The console (apps/web): built by Vite into apps/web/dist, which the API serves at `/`. */
+export const WEB_DIST = path.join(ROOT, 'apps', 'web', 'dist');
+
+/** Builds the console with Vite (a few seconds); `npm run build`, `npm start` and the demo call it. */
+export async function buildWeb({ outDir = WEB_DIST } = {}) {
+  const { build } = await import('vite');
+  await build({ root: path.join(ROOT, 'apps', 'web'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  return outDir;
+}
+
+/**
+ * The JavaScript the first page loads (index.html's module scripts and their modulepreloads), raw and
+ * gzipped: the console's budget is 350 KB gzipped.
+ */
+export function webFirstPageSize(distDir = WEB_DIST) {
+  const html = readFileSync(path.join(distDir, 'index.html'), 'utf8');
+  const files = [...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*rel="modulepreload"[^>]*\shref)="([^"]+\.js)"/g)].map((m) => m[1]);
+  let raw = 0;
+  let gzip = 0;
+  for (const f of new Set(files)) {
+    const body = readFileSync(path.join(distDir, f.replace(/^\//, '')));
+    raw += body.length;
+    gzip += gzipSync(body, { level: 9 }).length;
+  }
+  return { files: [...new Set(files)], raw, gzip };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const apps = process.argv.slice(2);
+  const services = apps.filter((a) => a !== 'web');
   const t0 = performance.now();
-  const out = await buildApps(apps.length ? apps : APPS);
+  const out = apps.length && !services.length ? [] : await buildApps(services.length ? services : APPS);
   console.log(`build: ${out.join(', ')} (${Math.round(performance.now() - t0)} ms)`);
+  if (!apps.length || apps.includes('web')) {
+    const t1 = performance.now();
+    await buildWeb();
+    const size = webFirstPageSize();
+    console.log(
+      `build: apps/web/dist (${Math.round(performance.now() - t1)} ms); first page JavaScript ${(size.gzip / 1024).toFixed(1)} KB gzipped (budget 350 KB), ${(size.raw / 1024).toFixed(1)} KB raw`,
+    );
+  }
 }

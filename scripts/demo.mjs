@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { appArgs, buildApps } from './apps.mjs';
+import { appArgs, buildApps, buildWeb } from './apps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const once = process.argv.includes('--once');
@@ -205,6 +205,7 @@ try {
   env.SIM_URL = `http://127.0.0.1:${simPort}`;
   const apps = ['worker-fetch', 'worker-parse', 'worker-upsert', 'scheduler'];
   await buildApps([...apps, 'api']);
+  await buildWeb();
   const started = apps.map((a) => start(a, appArgs(a), { ready: / started"|started/, quiet: true }));
   const api = start('api', appArgs('api'), { ready: /listening/, quiet: true });
   started.push(api);
@@ -226,6 +227,7 @@ try {
   if (!connectorId) throw new Error(`creating the demo connector through the API failed: ${res.status} ${JSON.stringify(json.error ?? json)}`);
   say(`API:       ${base}/api  (Authorization: Bearer <QPC_API_TOKEN>; the demo's token is in .qpc/demo/api-token)`);
   say(`dashboard: ${base}/admin/queues  (any user name, the token as password)`);
+  say(`console:   ${base}/  (sign in with the API token in .qpc/demo/api-token)`);
   say(`demo connector created (${connectorId}): prefix QPC-DEMO, network demo-network, auto URBA on`);
 
   const show = (label, runs) => {
@@ -255,6 +257,7 @@ try {
   say(`  by test status: ${JSON.stringify(s.testStatus)}`);
   say(`  closed, by reason: ${JSON.stringify(s.closedReason)}; reopened findings: ${s.reopened}`);
   say(`API:       http://127.0.0.1:${apiPort}/api   dashboard: http://127.0.0.1:${apiPort}/admin/queues`);
+  say(`console:   http://127.0.0.1:${apiPort}/  sign in with the token: cat .qpc/demo/api-token`);
   if (once) await stopAll(0);
   else say('running; Ctrl-C stops everything');
 } catch (err) {

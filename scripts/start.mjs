@@ -5,10 +5,12 @@
 // Each app runs from its bundle (scripts/apps.mjs), rebuilt from the source first.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { APPS, ROOT, appArgs, buildApps } from './apps.mjs';
+import { APPS, ROOT, appArgs, buildApps, buildWeb } from './apps.mjs';
 
 const apps = APPS;
 await buildApps(apps);
+// the console the API serves at /
+await buildWeb();
 const width = Math.max(...apps.map((a) => a.length));
 const children = new Map();
 let stopping = false;
