@@ -37,54 +37,61 @@ async function run(ctx: Ctx, syncId: string): Promise<RunDoc | null> {
   }
 }
 
+/** The run with how many of its batches are staged and written. */
+type Point = (r: RunDoc, staged: number, written: number) => boolean;
+
 /** Polls the sync's run until `point` holds (or the run ended: the point was passed, noted). */
-async function at(ctx: Ctx, syncId: string, point: (r: RunDoc) => boolean, timeoutMs = 120_000): Promise<string> {
+async function at(ctx: Ctx, syncId: string, point: Point, timeoutMs = 120_000): Promise<string> {
   const end = Date.now() + timeoutMs;
+  const batches = ctx.stack.store.col.batches;
   while (Date.now() < end) {
     const r = await run(ctx, syncId);
-    if (r && point(r)) return '';
+    const staged = r ? await batches.countDocuments({ runId: r._id }) : 0;
+    const written = r && staged ? await batches.countDocuments({ runId: r._id, done: { $ne: null } }) : 0;
+    if (r && point(r, staged, written)) return '';
     if (r && ['succeeded', 'failed', 'partial', 'no-new-report'].includes(r.state)) return `point passed (run ${r.state})`;
-    await sleep(100);
+    await sleep(150);
   }
   return 'point not reached';
 }
 
 /** Waits for the sync's end from t0 (the fault), then checks. */
-async function finish(ctx: Ctx, fault: string, connectorId: string, network: string, syncIds: string[], t0: number, note: string): Promise<Row> {
+async function finish(ctx: Ctx, fault: string, connectorId: string, network: string, syncIds: string[], t0: number, note: string, clean = true): Promise<Row> {
   await ctx.stack.waitSync(syncIds[syncIds.length - 1]!, ctx.recoverMs);
   const recoverS = Math.round((Date.now() - t0) / 100) / 10;
   const c = await ctx.stack.check(connectorId, network, syncIds.slice(-1));
+  if (clean) await ctx.stack.clean(network);
   return { fault, recoverS, ...c, ...RECOVERED(c, note) };
 }
 
 export type WorkerKind = 'worker-fetch' | 'worker-parse' | 'worker-upsert';
-// [label, point, wait after it (ms)]
-const POINTS: Record<WorkerKind, [string, (r: RunDoc) => boolean, number?][]> = {
+// [label, point, wait after it (ms)]; batches of 50 findings (QPC_BATCH_SIZE in chaos.ts)
+const POINTS: Record<WorkerKind, [string, Point, number?][]> = {
   'worker-fetch': [
     ['download starts', (r) => r.state === 'fetching'],
     ['mid-download', (r) => r.state === 'fetching', 2000],
-    ['handed to parse', (r) => r.state !== 'queued' && r.state !== 'fetching'],
+    ['handed to parse', (r) => r.state === 'parsing'],
   ],
   'worker-parse': [
     ['parse starts', (r) => r.state === 'parsing'],
-    ['first batch staged', (r) => (r.counts?.batches ?? 0) >= 1],
-    ['3 batches staged', (r) => (r.counts?.batches ?? 0) >= 3],
+    ['first batch staged', (_r, staged) => staged >= 1],
+    ['3 batches staged', (_r, staged) => staged >= 3],
   ],
   'worker-upsert': [
-    ['first batch written', (r) => (r.counts?.batchesWritten ?? 0) >= 1],
-    ['half written', (r) => (r.counts?.batchesWritten ?? 0) >= 5],
+    ['first batch written', (_r, _s, written) => written >= 1],
+    ['4 batches written', (_r, _s, written) => written >= 4],
     ['finalizing', (r) => r.state === 'finalizing'],
   ],
 };
 
-/** SIGKILL of one worker kind at its 3 points of a first sync, then at the same points of a re-sync. */
+/** SIGKILL of one worker kind at each of its 3 points of a first sync, then at the same point of a re-sync. */
 export async function killRows(ctx: Ctx, kind: WorkerKind): Promise<Row[]> {
   const rows: Row[] = [];
   const { stack } = ctx;
-  for (const phase of ['first sync', 're-sync'] as const) {
-    for (const [i, [label, point, after]] of POINTS[kind].entries()) {
-      const network = `kill-${kind}-${i}`;
-      const connectorId = phase === 'first sync' ? await stack.connector(network) : (await stack.store.col.connectors.findOne({ network }))!._id;
+  for (const [i, [label, point, after]] of POINTS[kind].entries()) {
+    const network = `kill-${kind}-${i}`;
+    const connectorId = await stack.connector(network);
+    for (const phase of ['first sync', 're-sync'] as const) {
       // the download held back so that fetch is killed in it
       if (kind === 'worker-fetch' && i < 2) stack.sim.setFaults({ latencyMs: 4000 }, ctx.reportId);
       const syncId = await stack.requestSync(connectorId, phase === 're-sync');
@@ -94,7 +101,7 @@ export async function killRows(ctx: Ctx, kind: WorkerKind): Promise<Row[]> {
       await stack.kill(`${kind}#1`);
       stack.sim.setFaults(null, ctx.reportId);
       await stack.start(`${kind}#1`);
-      rows.push(await finish(ctx, `SIGKILL ${kind.slice(7)} @ ${label} (${phase})`, connectorId, network, [syncId], t0, note));
+      rows.push(await finish(ctx, `SIGKILL ${kind.slice(7)} @ ${label} (${phase})`, connectorId, network, [syncId], t0, note, phase === 're-sync'));
     }
   }
   return rows;
@@ -118,7 +125,7 @@ export async function ferretRestart(ctx: Ctx): Promise<Row> {
   const network = 'db-restart';
   const connectorId = await stack.connector(network);
   const syncId = await stack.requestSync(connectorId);
-  const note = await at(ctx, syncId, (r) => (r.counts?.batchesWritten ?? 0) >= 2);
+  const note = await at(ctx, syncId, (_r, _s, written) => written >= 2);
   const t0 = Date.now();
   await ctx.ferret.restart(2000);
   return finish(ctx, 'database server SIGKILLed mid-write, restarted', connectorId, network, [syncId], t0, note);
@@ -129,7 +136,7 @@ export async function dbOutage(ctx: Ctx): Promise<Row> {
   const network = 'db-outage';
   const connectorId = await stack.connector(network);
   const syncId = await stack.requestSync(connectorId);
-  const note = await at(ctx, syncId, (r) => (r.counts?.batches ?? 0) >= 2);
+  const note = await at(ctx, syncId, (_r, staged) => staged >= 2);
   ctx.proxy.cut();
   await sleep(30_000);
   ctx.proxy.restore();
@@ -142,7 +149,7 @@ export async function redisRestart(ctx: Ctx): Promise<Row> {
   const network = 'redis-restart';
   const connectorId = await stack.connector(network);
   const syncId = await stack.requestSync(connectorId);
-  const note = await at(ctx, syncId, (r) => (r.counts?.batchesWritten ?? 0) >= 1);
+  const note = await at(ctx, syncId, (_r, _s, written) => written >= 1);
   const t0 = Date.now();
   await ctx.redis.restart(2000);
   return finish(ctx, 'Redis SIGKILLed mid-run, restarted (AOF)', connectorId, network, [syncId], t0, note);
@@ -174,10 +181,10 @@ export async function purgeDuringSync(ctx: Ctx): Promise<Row> {
   const network = 'purge';
   const connectorId = await stack.connector(network);
   const syncId = await stack.requestSync(connectorId);
-  const note = await at(ctx, syncId, (r) => (r.counts?.batchesWritten ?? 0) >= 1);
+  const note = await at(ctx, syncId, (_r, _s, written) => written >= 1);
   const t0 = Date.now();
   const refused = await api(ctx, 'DELETE', `/api/connectors/${connectorId}?purge=true`);
-  const row = await finish(ctx, 'purge during a sync, then after it', connectorId, network, [syncId], t0, note);
+  const row = await finish(ctx, 'purge during a sync, then after it', connectorId, network, [syncId], t0, note, false);
   const notes = [note];
   if (refused.status !== 409 || refused.body.error?.code !== 'SYNC_RUNNING') notes.push(`purge during the sync answered ${refused.status} ${refused.body.error?.code ?? ''}`);
   const purged = await api(ctx, 'DELETE', `/api/connectors/${connectorId}?purge=true`);

@@ -43,6 +43,7 @@ async function fourSyncs(stack: Stack, label: string, timeoutMs: number, during?
     if (r.lost || r.duplicated || r.wronglyClosed || r.wronglyOpen || r.stuck || runs !== 1 || r.states.succeeded !== 1) {
       problems.push(`${c.network}: ${JSON.stringify(r)} runs ${runs}`);
     }
+    await stack.clean(c.network);
   }
   return { seconds, problems };
 }

@@ -176,6 +176,14 @@ export class Stack {
     return { states, lost, duplicated, wronglyClosed, wronglyOpen, stuck };
   }
 
+  /**
+   * Removes a checked network's hosts, findings and assessments: FerretDB scans a collection for every
+   * keyed query, so each row's leftovers would slow every later row's writes.
+   */
+  async clean(network: string): Promise<void> {
+    for (const col of [this.store.col.findings, this.store.col.hosts, this.store.col.assessments] as const) await (col as typeof this.store.col.hosts).deleteMany({ network });
+  }
+
   async close(): Promise<void> {
     await this.stopAll();
     await this.enqueuer.close();
