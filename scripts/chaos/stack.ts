@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { createEnqueuer, jobIds, type Enqueuer } from '@qpc/jobs';
+import { createEnqueuer, type Enqueuer } from '@qpc/jobs';
 import { expectedRecords, startSimulator, type Simulator } from '@qpc/qualys-sim';
 import type { Scenario } from '@qpc/qualys-sim';
 import { createSecretBox } from '@qpc/secrets';
@@ -125,9 +125,9 @@ export class Stack {
   }
 
   async requestSync(connectorId: string, reingest = false): Promise<string> {
-    const id = jobIds.sync(connectorId, randomUUID());
-    await this.enqueuer.add('sync', { connectorId, trigger: 'on-demand', reingest }, { jobId: id });
-    return id;
+    // joinQueued false: this sync is queued for itself, never deduplicated into another request
+    const { jobId } = await this.enqueuer.requestSync({ connectorId, reingest, requestId: randomUUID() }, { joinQueued: false });
+    return jobId;
   }
 
   /** Every run of the sync ended and its lock released, or false at the deadline. */
