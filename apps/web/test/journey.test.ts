@@ -153,7 +153,8 @@ t.test('Integrations: the empty state, the card found by search, then configure 
 });
 
 t.test('Sync: History goes running -> succeeded with a moving progress bar', async (t) => {
-  stack.sim.setFaults({ latencyMs: 300 });
+  // a slow link (~60 KB/s), so the run is seen downloading, parsing and writing whatever the machine's speed
+  stack.sim.setFaults({ latencyMs: 300, bytesPerSecond: 60_000 });
   await page.getByRole('button', { name: `Sync ${NAME}` }).click();
   await page.getByText(/Sync queued|Joined the sync/).waitFor();
   await page.getByRole('link', { name: `History of ${NAME}` }).click();

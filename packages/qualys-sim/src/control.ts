@@ -26,6 +26,8 @@ export interface Faults {
   malformAtByte?: number;
   /** report fetch: every answer carries a new strong ETag (the report changed in between): If-Range never matches */
   changingEtag?: boolean;
+  /** report and posture bodies: sent at about this many bytes a second (a slow link), every fetch while set */
+  bytesPerSecond?: number;
   simpleReturn200?: { code: number; text: string };
   htmlPage?: boolean;
   genericReturn?: boolean;
@@ -106,6 +108,8 @@ export interface BodyPlan {
   /** break the XML at the first closing tag from this byte on (see Faults.malformAtByte) */
   malformAt: number | null;
   changingEtag: boolean;
+  /** send the body at about this rate (null: as fast as the socket takes it) */
+  bytesPerSecond: number | null;
 }
 
 /** The body faults of one report fetch (report-specific settings win), counting `times` down. */
@@ -114,7 +118,9 @@ export function takeBodyPlan(sets: FaultState[]): BodyPlan {
   let range = true;
   let malformAt: number | null = null;
   let changingEtag = false;
+  let bytesPerSecond: number | null = null;
   for (const s of [...sets].reverse()) {
+    if (s.f.bytesPerSecond !== undefined) bytesPerSecond = s.f.bytesPerSecond > 0 ? s.f.bytesPerSecond : null;
     if (s.f.contentLength !== undefined) contentLength = s.f.contentLength;
     if (s.f.range !== undefined) range = s.f.range;
     if (s.f.malformAtByte !== undefined) malformAt = s.f.malformAtByte;
@@ -128,7 +134,7 @@ export function takeBodyPlan(sets: FaultState[]): BodyPlan {
       break;
     }
   }
-  return { contentLength, range, cut, malformAt, changingEtag };
+  return { contentLength, range, cut, malformAt, changingEtag, bytesPerSecond };
 }
 
 const LT = 0x3c;

@@ -232,6 +232,17 @@ export async function streamBody(res: ServerResponse, chunks: Iterable<Buffer>, 
       }
       return;
     }
+    if (plan.bytesPerSecond) {
+      // a slow link: the piece in slices of ~100 ms each
+      const slice = Math.max(1, Math.floor(plan.bytesPerSecond / 10));
+      for (let i = 0; i < piece.length; i += slice) {
+        if (res.destroyed || closing()) return;
+        if (!res.write(piece.subarray(i, i + slice))) await drainOrClose(res);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      sent += piece.length;
+      continue;
+    }
     sent += piece.length;
     if (!res.write(piece)) await drainOrClose(res);
   }

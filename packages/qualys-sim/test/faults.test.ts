@@ -216,6 +216,22 @@ t.test('changingEtag: a new ETag per answer, so a resume with If-Range gets the 
   t.equal(a.headers.etag, b.headers.etag, 'cleared: one ETag again');
 });
 
+t.test('bytesPerSecond: the body comes at about that rate, whole', async (t) => {
+  const s = await sim(t);
+  const d = await reportDigest(s.scenario.reports[1]!);
+  const fast = Date.now();
+  await call(s.url, `${FETCH}2`);
+  const fastMs = Date.now() - fast;
+  const rate = Math.ceil(d.bytes / 1.5); // about 1.5 s for the whole report
+  s.setFaults({ bytesPerSecond: rate }, '2');
+  const t0 = Date.now();
+  const slow = await call(s.url, `${FETCH}2`);
+  const ms = Date.now() - t0;
+  t.equal(sha256(slow.body), d.sha256, 'the bytes are the report');
+  t.ok(ms >= 1_200, `${d.bytes} bytes at ${rate} B/s took ${ms} ms (unthrottled: ${fastMs} ms)`);
+  s.setFaults(null, '2');
+});
+
 t.test('concurrency limit: a call runs until its body is sent; over the limit answers 409 1960', async (t) => {
   const s = await sim(t);
   s.setLimits({ concurrency: 2 });
