@@ -10,7 +10,10 @@ const logger = createLogger('worker-upsert', config.QPC_LOG_LEVEL);
 const redis = createRedis(config.REDIS_URL, 'client', logger);
 await assertNoEviction(redis);
 await redis.quit();
-const { client: mongo, store } = await connectStore(config.MONGO_URL);
+const { client: mongo, store } = await connectStore(config.MONGO_URL, {
+  mode: config.QPC_DB_MODE === 'auto' ? undefined : config.QPC_DB_MODE,
+  bulkSize: config.QPC_DB_BULK_SIZE,
+});
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>
   enqueuer.add('finalize', { connectorId, runId }, { jobId: jobIds.finalize(runId, gen) });
@@ -33,7 +36,7 @@ const finalizeWorker = runWorker({
   onFinalFailure: { finalize: finalizeFinalFailure({ store, enqueueFetch }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => upsertWorker.isRunning());
-logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'worker-upsert started');
+logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX, dbMode: store.mode, bulkSize: store.bulkSize }, 'worker-upsert started');
 
 onShutdown(
   () => [
