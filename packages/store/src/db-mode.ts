@@ -14,10 +14,10 @@ import type { Db } from 'mongodb';
 
 export type DbMode = 'mongodb' | 'ferretdb';
 
-/** The server's own answer: FerretDB adds a `ferretdb` field to buildInfo. */
+/** The server's own answer: FerretDB adds its fields to buildInfo (1.24: `ferretdbVersion`, `ferretdbFeatures`). */
 export async function detectDbMode(db: Db): Promise<DbMode> {
   const info = await db.admin().command({ buildInfo: 1 });
-  return info.ferretdb !== undefined ? 'ferretdb' : 'mongodb';
+  return Object.keys(info).some((k) => k.toLowerCase().startsWith('ferretdb')) ? 'ferretdb' : 'mongodb';
 }
 
 /**

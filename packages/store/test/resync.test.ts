@@ -26,6 +26,7 @@ import {
   keyHash,
   hasHash,
   decodeChanges,
+  detectDbMode,
   type DbMode,
   type FindingDoc,
   type RunDoc,
@@ -176,6 +177,14 @@ t.test('a finalize applied twice, or after a kill between delete and insert (fer
 
   // the reference: the same two syncs, undisturbed (the ferretdb mode test above)
   t.same(once, endState.ferretdb, 'equal to an undisturbed run');
+});
+
+t.test('the mode is asked of the server: FerretDB says so in buildInfo', async (t) => {
+  const { store } = await setup(t, 'mongodb');
+  const info = await store.db.admin().command({ buildInfo: 1 });
+  const ferret = typeof info.ferretdbVersion === 'string';
+  t.comment(`server: ${ferret ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`}`);
+  t.equal(await detectDbMode(store.db), ferret ? 'ferretdb' : 'mongodb');
 });
 
 t.test('the keys a run saw: every finding of its batches, 8 bytes each', async (t) => {
