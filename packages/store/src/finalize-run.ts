@@ -11,7 +11,6 @@ import type { FindingDoc, RunDoc, RunUrba, StatusChange } from './documents.ts';
 import { batchStats, type BatchStats } from './batches.repository.ts';
 import { ONE_BATCH } from './one-batch.ts';
 import { hasHash, keyHash, sortedHashes } from './content-hash.ts';
-import { rewriteDocs } from './rewrite-docs.ts';
 import { REWRITE_CHUNK } from './db-mode.ts';
 
 export async function runCompleteness(run: RunDoc, stats: BatchStats): Promise<RunCompleteness> {
@@ -103,22 +102,20 @@ export async function seenByRun(store: Store, runId: string): Promise<BigUint64A
   return sortedHashes(marks.flatMap((b) => (b.done?.seen ? [b.done.seen.buffer] : [])));
 }
 
-/** Close `ids` as URBA (those still Open): keyed multi updates (mongodb mode) or whole-document rewrites (ferretdb). */
+/**
+ * Close `ids` as URBA (those still Open: the compare-and-set that makes a retried finalize close nothing
+ * twice). One $set for all, so one multi update per chunk of ids: keyed statements in bulks of bulkSize
+ * on MongoDB; on FerretDB 1.24 chunks of 1,000 (a multi update writes its matched documents one by one,
+ * which a whole-document rewrite's deleteMany does too, so a rewrite would only add its read and inserts).
+ */
 async function closeByUrba(store: Store, runId: string, ids: string[], now: Date): Promise<number> {
   const entry: StatusChange = { at: now, runId, from: 'Open', to: 'Closed', reason: 'urba' };
   const set = { status: 'Closed' as const, closedAt: now, closedReason: 'urba' as const, statusRunId: runId, statusReason: 'urba' as const };
+  const chunk = store.mode === 'mongodb' ? store.bulkSize : REWRITE_CHUNK;
   let written = 0;
-  if (store.mode === 'mongodb') {
-    // one $set for all: one multi update per bulk-size of ids
-    for (let i = 0; i < ids.length; i += store.bulkSize) {
-      const r = await store.col.findings.updateMany({ _id: { $in: ids.slice(i, i + store.bulkSize) }, status: 'Open' }, { $set: set, $push: { history: entry } });
-      written += r.modifiedCount;
-    }
-    return written;
-  }
-  for (let i = 0; i < ids.length; i += REWRITE_CHUNK) {
-    const docs = await store.col.findings.find({ _id: { $in: ids.slice(i, i + REWRITE_CHUNK) }, status: 'Open' }, { batchSize: ONE_BATCH }).toArray();
-    written += await rewriteDocs(store, runId, docs.map((d) => ({ ...d, ...set, history: [...d.history, entry] })), now);
+  for (let i = 0; i < ids.length; i += chunk) {
+    const r = await store.col.findings.updateMany({ _id: { $in: ids.slice(i, i + chunk) }, status: 'Open' }, { $set: set, $push: { history: entry } });
+    written += r.modifiedCount;
   }
   return written;
 }
