@@ -1,7 +1,7 @@
 /** worker-upsert: writes staged batches (upsert queue) and finalizes runs (finalize queue). */
 import { loadConfig } from '@qpc/config';
 import { createEnqueuer, jobIds } from '@qpc/jobs';
-import { connectStore } from '@qpc/store';
+import { connectStore, countStatements } from '@qpc/store';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, runWorker, startHeartbeat, workerSettings } from '@qpc/worker-kit';
 import { finalizeFinalFailure, finalizeHandler, upsertFinalFailure, upsertHandler } from './processors.ts';
 
@@ -13,7 +13,9 @@ await redis.quit();
 const { client: mongo, store } = await connectStore(config.MONGO_URL, {
   mode: config.QPC_DB_MODE === 'auto' ? undefined : config.QPC_DB_MODE,
   bulkSize: config.QPC_DB_BULK_SIZE,
+  monitorCommands: true,
 });
+const statements = countStatements(mongo);
 const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
 const enqueueFinalize = (runId: string, connectorId: string, gen: number) =>
   enqueuer.add('finalize', { connectorId, runId }, { jobId: jobIds.finalize(runId, gen) });
@@ -32,7 +34,7 @@ const finalizeWorker = runWorker({
   ...common,
   queue: 'finalize',
   concurrency: 1,
-  handlers: { finalize: finalizeHandler({ store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION }) },
+  handlers: { finalize: finalizeHandler({ store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION, statements }) },
   onFinalFailure: { finalize: finalizeFinalFailure({ store, enqueueFetch }) },
 });
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => upsertWorker.isRunning());

@@ -28,3 +28,4 @@ export * from './finding-state.ts';
 export * from './staged-changes.ts';
 export * from './apply-changes.ts';
 export * from './rewrite-docs.ts';
+export * from './statement-count.ts';

@@ -70,9 +70,9 @@ export function createStore(db: Db, opts: StoreOptions = {}): Store {
  */
 export async function connectStore(
   url: string,
-  opts: { ensureIndexes?: boolean; /** forced (config QPC_DB_MODE); else asked of the server */ mode?: DbMode; bulkSize?: number } = {},
+  opts: { ensureIndexes?: boolean; /** forced (config QPC_DB_MODE); else asked of the server */ mode?: DbMode; bulkSize?: number; /** command monitoring on (statement-count.ts) */ monitorCommands?: boolean } = {},
 ): Promise<{ client: MongoClient; store: Store }> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000, monitorCommands: opts.monitorCommands ?? false });
   await client.connect();
   const mode = opts.mode ?? (await detectDbMode(client.db()));
   const store = createStore(client.db(), { mode, bulkSize: opts.bulkSize });
