@@ -82,7 +82,8 @@ export async function urbaCandidates(store: Store, run: RunDoc): Promise<{ ids: 
   );
   const ids: string[] = [];
   let openBefore = 0;
-  if (scopes.size === 0) return { ids, openBefore: await store.col.findings.countDocuments({ network: run.network, status: 'Open' }) };
+  // nothing assessed, nothing to close (and no base to count)
+  if (scopes.size === 0) return { ids, openBefore: 0 };
   const seen = await seenByRun(store, run._id);
   const cursor = store.col.findings.find(
     { network: run.network, status: 'Open' },
