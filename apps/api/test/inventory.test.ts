@@ -210,3 +210,36 @@ t.test('every list query is served by an index', async (t) => {
     t.ok(c.ok, `hosts ${JSON.stringify(q)}: ${c.how}`);
   }
 });
+
+t.test("a finding's last seen is when a run last assessed its host x policy, when later than its own write", async (t) => {
+  // as stored now (an earlier test writes last seen dates)
+  const f = (await api.deps.store.col.findings.findOne({ _id: findings[0]!._id }))!;
+  const other = (await api.deps.store.col.findings.findOne({ network: f.network, hostKey: { $ne: f.hostKey } }))!;
+  const at = new Date(f.lastSeen.getTime() + 86_400_000);
+  await api.deps.store.col.assessments.insertOne({ _id: `a-${f._id}`, network: f.network, hostKey: f.hostKey, policyId: f.policyId, runId: 'run-2', at });
+  t.teardown(() => api.deps.store.col.assessments.deleteOne({ _id: `a-${f._id}` }));
+  const one = await api.call('GET', `/api/findings/${f._id}`, { token: VIEWER });
+  t.equal(one.json.lastSeen, at.toISOString(), 'detail: the assessment date');
+  const list = await pageAll(api, `/api/findings?network=${f.network}`, 100);
+  const byId = new Map(list.items.map((i) => [i.id, i.lastSeen]));
+  t.equal(byId.get(f._id), at.toISOString(), 'list: the assessment date');
+  t.equal(byId.get(other._id), other.lastSeen.toISOString(), 'a finding of a host x policy not assessed since keeps its own date');
+});
+
+t.test("a host's last seen is its latest assessment, when later than its own write", async (t) => {
+  const h = (await api.deps.store.col.hosts.findOne({ _id: hosts[1]!._id }))!;
+  const at = new Date(h.lastSeen.getTime() + 2 * 86_400_000);
+  await api.deps.store.col.assessments.insertMany([
+    { _id: `h-${h._id}-1`, network: h.network, hostKey: h.hostKey, policyId: 'P1', runId: 'run-2', at: new Date(at.getTime() - 3_600_000) },
+    { _id: `h-${h._id}-2`, network: h.network, hostKey: h.hostKey, policyId: 'P2', runId: 'run-2', at },
+  ]);
+  t.teardown(() => api.deps.store.col.assessments.deleteMany({ _id: { $in: [`h-${h._id}-1`, `h-${h._id}-2`] } }));
+  const one = await api.call('GET', `/api/hosts/${h._id}`, { token: VIEWER });
+  t.equal(one.json.lastSeen, at.toISOString(), 'detail: the latest assessment');
+  const list = await pageAll(api, `/api/hosts?network=${h.network}`, 100);
+  const byId = new Map(list.items.map((i) => [i.id, i.lastSeen]));
+  t.equal(byId.get(h._id), at.toISOString(), 'list: the latest assessment');
+  const other = list.items.find((i) => i.id !== h._id);
+  const otherDoc = await api.deps.store.col.hosts.findOne({ _id: other?.id as string });
+  t.equal(other?.lastSeen, otherDoc?.lastSeen.toISOString(), 'a host not assessed since keeps its own date');
+});

@@ -1,12 +1,16 @@
 /** worker-upsert: writes staged batches (upsert queue) and finalizes runs (finalize queue). */
+import { countStatements } from '@qpc/store';
 import { runWorker, startWorkerApp } from '@qpc/worker-kit';
 import { finalizeFinalFailure, finalizeHandler, upsertFinalFailure, upsertHandler } from './processors.ts';
 
 await startWorkerApp({
   name: 'worker-upsert',
-  workers: ({ config, logger, store, enqueuer, common }) => {
+  // the write worker counts its statements to the findings collection (logged with each finalized run)
+  monitorCommands: true,
+  workers: ({ config, logger, store, mongo, enqueuer, common }) => {
     const { finalize: enqueueFinalize, fetch: enqueueFetch } = enqueuer;
-    const finalizeOpts = { store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION };
+    const statements = countStatements(mongo);
+    const finalizeOpts = { store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION, statements };
     return {
       'upsert-worker': runWorker({
         ...common,

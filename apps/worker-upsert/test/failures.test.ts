@@ -26,7 +26,7 @@
 import t from 'tap';
 import { jobOptions, type QueueName } from '@qpc/jobs';
 import { reportDigest, type ScenarioFile, type ScenarioReport } from '@qpc/qualys-sim';
-import { encodeBatchRecords, getBatch, type FindingDoc, type RunDoc, type Store } from '@qpc/store';
+import { encodeBatchRecords, getBatch, hasHash, keyHash, seenByRun, type FindingDoc, type RunDoc, type Store } from '@qpc/store';
 import { waitFor } from '@qpc/testing';
 import { startStack, groundTruth, dbState, WORKERS, type Stack } from './harness.ts';
 
@@ -138,17 +138,21 @@ async function perStatus(store: Store, network: string, keys?: string[]): Promis
 
 /** Open findings URBA would close after this run, were it complete: on hosts it assessed, not seen by it. */
 async function urbaCandidates(store: Store, network: string, runId: string): Promise<number> {
+  const seen = await seenByRun(store, runId);
   let n = 0;
-  for (const a of await store.col.assessments.find({ network, runId }).toArray())
-    n += await store.col.findings.countDocuments({ network, status: 'Open', hostKey: a.hostKey, policyId: a.policyId, lastSeenRunId: { $ne: runId } });
+  for (const a of await store.col.assessments.find({ network, runId }).toArray()) {
+    const open = await store.col.findings.find({ network, status: 'Open', hostKey: a.hostKey, policyId: a.policyId }, { projection: { findingKey: 1 } }).toArray();
+    n += open.filter((f) => !hasHash(seen, keyHash(f.findingKey))).length;
+  }
   return n;
 }
 
-/** Findings that existed before and that the failed run wrote, and how many of them its report flips. */
+/** Findings that existed before and that the failed run's written batches held, and how many of them its report flips. */
 async function flipsWritten(s: Stack, network: string, run: RunDoc, before: StatusView[]): Promise<{ written: number; flips: number }> {
   const truth = groundTruth(s.sim, run.reportId as string);
   const was = new Map(before.map((f) => [f.findingKey, f.status]));
-  const written = (await s.store.col.findings.find({ network, lastSeenRunId: run._id }, { projection: { findingKey: 1 } }).toArray()).filter((f) => was.has(f.findingKey));
+  const seen = await seenByRun(s.store, run._id);
+  const written = before.filter((f) => hasHash(seen, keyHash(f.findingKey)));
   return { written: written.length, flips: written.filter((f) => truth.findings.get(f.findingKey)?.status !== was.get(f.findingKey)).length };
 }
 
@@ -301,7 +305,7 @@ t.test('a malformed report (XML broken in the middle): run partial, parked chang
   // findings new in this report and read before the break were created, as new, with nothing else
   const created = await stack.store.col.findings.find({ network: NETWORK, firstSeenRunId: run._id }).toArray();
   const truth = groundTruth(stack.sim, '713');
-  t.equal(created.length + w.written, await stack.store.col.findings.countDocuments({ network: NETWORK, lastSeenRunId: run._id }), 'every finding the run wrote existed before or was created by it');
+  t.equal(created.length + w.written, (await seenByRun(stack.store, run._id)).length, 'every finding the run wrote existed before or was created by it');
   t.ok(
     created.length > 0 && created.every((f) => !keys.includes(f.findingKey) && f.history.length === 1 && f.history[0]?.reason === 'new' && f.status === truth.findings.get(f.findingKey)?.status),
     `the ${created.length} findings it created carry only their "new" status from the report`,

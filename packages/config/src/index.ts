@@ -73,6 +73,13 @@ const schema = z.object({
   QPC_LOCK_DURATION_MS: z.coerce.number().int().min(500).max(600_000).optional(),
   QPC_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).optional(),
   QPC_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).optional(),
+  /**
+   * The write path's statement shape (@qpc/store db-mode.ts): auto asks the server at connect (FerretDB
+   * answers buildInfo with a `ferretdb` field); mongodb or ferretdb forces one.
+   */
+  QPC_DB_MODE: z.enum(['auto', 'mongodb', 'ferretdb']).default('auto'),
+  /** keyed statements per bulk in mongodb mode; at most 50 (FerretDB 1.24 holds a connection per matching statement) */
+  QPC_DB_BULK_SIZE: int(50, 1, 50),
   /** workers touch this file while healthy (container health checks) */
   QPC_HEARTBEAT_FILE: z.string().optional(),
 });

@@ -24,7 +24,29 @@ export interface BatchDoc {
   size: { hosts: number; findings: number };
   createdAt: Date;
   /** set when the batch has been written: its counts are final (a retried job skips it) */
-  done: { at: Date; hosts: number; findings: number; /** status changes parked for finalize */ pending?: number; /** findings this write created */ created?: number; /** findings of this run another write created first (a retry, or a finding twice in the report) */ createdBefore?: number } | null;
+  done: {
+    at: Date;
+    hosts: number;
+    findings: number;
+    /** status changes parked on the findings for finalize (earlier versions; 0 now) */
+    pending?: number;
+    /** findings this write created */
+    created?: number;
+    /** findings of this run another write created first (a retry, or a finding twice in the report) */
+    createdBefore?: number;
+    /** existing findings the report does not change (not written) */
+    unchanged?: number;
+    /** existing findings whose content or status changes (in `changes`) */
+    changed?: number;
+    /** finding documents this write inserted */
+    docsWritten?: number;
+    /** existing hosts rewritten because their fields changed */
+    hostsChanged?: number;
+    /** 64-bit hashes of the finding keys of the batch, 8 bytes each (URBA: what the run saw) */
+    seen?: Binary | null;
+    /** the changed findings, staged for finalize (staged-changes.ts) */
+    changes?: Binary | null;
+  } | null;
   failed: { at: Date; message: string } | null;
 }
 

@@ -70,12 +70,20 @@ export interface BatchStats {
    * (a batch written again after a crash, two writers of one batch, or a finding twice in the report)
    */
   created: number | null;
+  /** summed from the done marks: existing findings unchanged / changed, finding documents inserted, hosts rewritten */
+  unchanged: number;
+  changed: number;
+  docsWritten: number;
+  /** null when a done mark of an earlier version does not say */
+  hostsChanged: number | null;
 }
 
 export async function batchStats(store: Store, runId: string): Promise<BatchStats> {
-  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0, parked: 0, created: 0 };
+  const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0, parked: 0, created: 0, unchanged: 0, changed: 0, docsWritten: 0, hostsChanged: 0 };
   // drained at once: no cursor stays open (see readReportFile)
-  const all = await store.col.batches.find({ runId }, { batchSize: ONE_BATCH, projection: { done: 1, failed: 1 } }).toArray();
+  const all = await store.col.batches
+    .find({ runId }, { batchSize: ONE_BATCH, projection: { 'done.seen': 0, 'done.changes': 0, records: 0 } })
+    .toArray();
   for (const b of all) {
     s.staged++;
     if (b.done) {
@@ -84,6 +92,10 @@ export async function batchStats(store: Store, runId: string): Promise<BatchStat
       s.findingsWritten += b.done.findings;
       s.parked = s.parked === null || b.done.pending === undefined ? null : s.parked + b.done.pending;
       s.created = s.created === null || b.done.created === undefined || b.done.createdBefore !== 0 ? null : s.created + b.done.created;
+      s.unchanged += b.done.unchanged ?? 0;
+      s.changed += b.done.changed ?? 0;
+      s.docsWritten += b.done.docsWritten ?? 0;
+      s.hostsChanged = s.hostsChanged === null || b.done.hostsChanged === undefined ? null : s.hostsChanged + b.done.hostsChanged;
     } else if (b.failed) s.failed++;
     else s.pending++;
   }
@@ -105,6 +117,12 @@ export async function stagedSeqs(store: Store, runId: string): Promise<Set<numbe
 
 export async function pendingBatches(store: Store, runId: string): Promise<number> {
   return store.col.batches.countDocuments({ runId, done: null, failed: null });
+}
+
+/** The batches of the connector's other succeeded runs go: only the last complete run's seen keys stay. */
+export async function keepSeenOfLastCompleteRun(store: Store, connectorId: string, runId: string): Promise<void> {
+  const older = await store.col.runs.find({ connectorId, state: 'succeeded', _id: { $ne: runId } }, { batchSize: ONE_BATCH, projection: { _id: 1 } }).toArray();
+  if (older.length) await store.col.batches.deleteMany({ runId: { $in: older.map((r) => r._id) } });
 }
 
 export async function deleteBatches(store: Store, runId: string): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import type { FindingStatus, Schedule, Severity, TestStatus } from '@qpc/domain';
 import type { EncryptedValue } from '@qpc/secrets';
+import type { Binary } from 'mongodb';
 
 export const COLLECTIONS = {
   connectors: 'connectors',
@@ -21,6 +22,8 @@ export const COLLECTIONS = {
   batches: 'batches',
   /** one-sync-per-connector locks */
   syncLocks: 'sync_locks',
+  /** ferretdb mode: the journal of a finalize's whole-document rewrites (removed once applied) */
+  rewrites: 'rewrites',
 } as const;
 
 /** GridFS bucket holding downloaded report files (collections report_files.files / .chunks). */
@@ -99,6 +102,12 @@ export interface RunCounts {
   batches: number;
   batchesWritten: number;
   batchesFailed: number;
+  /** findings of the report whose stored document already said the same (no write) */
+  findingsUnchanged?: number;
+  /** existing findings whose content or status the report changed */
+  findingsChanged?: number;
+  /** finding documents inserted or rewritten by the run */
+  docsWritten?: number;
 }
 
 export interface RunError {
@@ -213,6 +222,8 @@ export interface HostDoc {
   lastRunId: string;
   /** earlier keys of this host (an ip: key upgraded to qid:) */
   aliases?: string[];
+  /** hash of the report-derived fields (content-hash.ts); absent on documents of earlier versions */
+  contentHash?: string;
 }
 
 export interface StatusChange {
@@ -259,9 +270,13 @@ export interface FindingDoc {
     endDate: string | null;
   } | null;
   firstSeen: Date;
+  /** when the finding was last written; when its host x policy was last assessed is on the assessment */
   lastSeen: Date;
   firstSeenRunId: string;
+  /** the run that last wrote the finding (an unchanged finding is not written) */
   lastSeenRunId: string;
+  /** hash of the report-derived fields, test status included (content-hash.ts); absent on documents of earlier versions */
+  contentHash?: string;
   closedAt: Date | null;
   closedReason: 'passed' | 'urba' | null;
   reopenCount: number;
@@ -287,7 +302,19 @@ export interface AssessmentDoc {
   network: string;
   hostKey: string;
   policyId: string;
+  /** the last run that assessed this host x policy */
   runId: string;
+  /** when that run wrote it (the findings' "last seen": an unchanged finding is not written) */
+  at?: Date;
+}
+
+/** A chunk of whole finding documents that replace those with the same _id (rewrite-docs.ts). */
+export interface RewriteDoc {
+  _id: string;
+  runId: string;
+  /** deflated BSON { docs: FindingDoc[] } */
+  docs: Binary;
+  at: Date;
 }
 
 export interface SyncLockDoc {

@@ -10,9 +10,8 @@ import type { Store } from './store.ts';
 import type { FindingDoc, RunDoc, RunUrba, StatusChange } from './documents.ts';
 import { batchStats, type BatchStats } from './batches.repository.ts';
 import { ONE_BATCH } from './one-batch.ts';
-
-/** assessments (host x policy) per URBA candidate filter */
-const PAGE = 5000;
+import { hasHash, keyHash, sortedHashes } from './content-hash.ts';
+import { REWRITE_CHUNK } from './db-mode.ts';
 
 export async function runCompleteness(run: RunDoc, stats: BatchStats): Promise<RunCompleteness> {
   const summary = run.parse?.summary ?? null;
@@ -69,31 +68,64 @@ export async function dropPendingChanges(store: Store, runId: string): Promise<v
 }
 
 /**
- * URBA candidates: Open findings of the network, on a host assessed by this run for the same policy,
- * that this run did not see. Visited in pages of assessments (memory bounded by the page). Exported
- * for the API's URBA preview, which must count what this very rule would close.
+ * URBA candidates: Open findings of the network, on a host x policy assessed by this run, whose key the
+ * run did not see (the batches' seen hashes; a finding the run wrote is seen too). One streaming read of
+ * the network's Open findings with a small projection: on FerretDB 1.24 every filtered statement reads
+ * the whole collection anyway, and the key list of a large run does not fit a filter. Returns the
+ * candidates' _ids and how many findings are Open (the threshold's base).
  */
-export async function forEachCandidateFilter(store: Store, run: RunDoc, fn: (filter: Filter<FindingDoc>) => Promise<void>): Promise<void> {
-  let lastId = '';
-  for (;;) {
-    const page = await store.col.assessments
-      .find({ runId: run._id, network: run.network, _id: { $gt: lastId } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, policyId: 1 } })
-      .sort({ _id: 1 })
-      .limit(PAGE)
-      .toArray();
-    if (page.length === 0) return;
-    lastId = page[page.length - 1]?._id ?? lastId;
-    const byPolicy = new Map<string, string[]>();
-    for (const a of page) byPolicy.set(a.policyId, [...(byPolicy.get(a.policyId) ?? []), a.hostKey]);
-    // one filter per page (each filter costs a read of the collection on FerretDB)
-    const scopes = [...byPolicy].map(([policyId, hostKeys]) => ({ policyId, hostKey: { $in: hostKeys } }));
-    await fn({ network: run.network, status: 'Open', lastSeenRunId: { $ne: run._id }, ...(scopes.length === 1 ? scopes[0] : { $or: scopes }) });
+export async function urbaCandidates(store: Store, run: RunDoc): Promise<{ ids: string[]; openBefore: number }> {
+  const scopes = new Set(
+    (await store.col.assessments.find({ runId: run._id, network: run.network }, { batchSize: ONE_BATCH, projection: { _id: 0, hostKey: 1, policyId: 1 } }).toArray()).map(
+      (a) => `${a.hostKey}|${a.policyId}`,
+    ),
+  );
+  const ids: string[] = [];
+  let openBefore = 0;
+  // nothing assessed, nothing to close (and no base to count)
+  if (scopes.size === 0) return { ids, openBefore: 0 };
+  const seen = await seenByRun(store, run._id);
+  const cursor = store.col.findings.find(
+    { network: run.network, status: 'Open' },
+    { batchSize: 10_000, projection: { _id: 1, findingKey: 1, hostKey: 1, policyId: 1, lastSeenRunId: 1 } },
+  );
+  for await (const f of cursor) {
+    openBefore++;
+    if (!scopes.has(`${f.hostKey}|${f.policyId}`) || f.lastSeenRunId === run._id || hasHash(seen, keyHash(f.findingKey))) continue;
+    ids.push(f._id);
   }
+  return { ids, openBefore };
+}
+
+/** The hashes of every finding key the run's written batches saw, sorted (content-hash.ts). */
+export async function seenByRun(store: Store, runId: string): Promise<BigUint64Array> {
+  const marks = await store.col.batches.find({ runId, done: { $ne: null } }, { batchSize: ONE_BATCH, projection: { 'done.seen': 1 } }).toArray();
+  return sortedHashes(marks.flatMap((b) => (b.done?.seen ? [b.done.seen.buffer] : [])));
+}
+
+/**
+ * Close `ids` as URBA (those still Open: the compare-and-set that makes a retried finalize close nothing
+ * twice). One $set for all, so one multi update per chunk of ids: keyed statements in bulks of bulkSize
+ * on MongoDB; on FerretDB 1.24 chunks of 1,000 (a multi update writes its matched documents one by one,
+ * which a whole-document rewrite's deleteMany does too, so a rewrite would only add its read and inserts).
+ */
+async function closeByUrba(store: Store, runId: string, ids: string[], now: Date): Promise<number> {
+  const entry: StatusChange = { at: now, runId, from: 'Open', to: 'Closed', reason: 'urba' };
+  const set = { status: 'Closed' as const, closedAt: now, closedReason: 'urba' as const, statusRunId: runId, statusReason: 'urba' as const };
+  const chunk = store.mode === 'mongodb' ? store.bulkSize : REWRITE_CHUNK;
+  let written = 0;
+  for (let i = 0; i < ids.length; i += chunk) {
+    const r = await store.col.findings.updateMany({ _id: { $in: ids.slice(i, i + chunk) }, status: 'Open' }, { $set: set, $push: { history: entry } });
+    written += r.modifiedCount;
+  }
+  return written;
 }
 
 export interface UrbaOutcome {
   decision: UrbaDecision;
   urba: RunUrba;
+  /** finding documents URBA wrote */
+  docsWritten: number;
 }
 
 export async function applyUrba(
@@ -103,28 +135,15 @@ export async function applyUrba(
 ): Promise<UrbaOutcome> {
   const now = opts.now ?? new Date();
   let candidates = 0;
-  const sample: string[] = [];
-  if (opts.autoUrba && isComplete(opts.completeness)) {
-    await forEachCandidateFilter(store, run, async (filter) => {
-      candidates += await store.col.findings.countDocuments(filter);
-      if (sample.length < 50) {
-        const ids = await store.col.findings.find(filter, { batchSize: ONE_BATCH, projection: { _id: 1 } }).limit(50 - sample.length).toArray();
-        sample.push(...ids.map((d) => d._id));
-      }
-    });
-  }
-  // the threshold's base, counted only when there is something to weigh it against
-  const openBefore = candidates > 0 ? await store.col.findings.countDocuments({ network: run.network, status: 'Open' }) : 0;
+  let openBefore = 0;
+  let ids: string[] = [];
+  if (opts.autoUrba && isComplete(opts.completeness)) ({ ids, openBefore } = await urbaCandidates(store, run));
+  candidates = ids.length;
+  if (candidates === 0) openBefore = 0;
+  const sample = ids.slice(0, 50);
   const decision = decideUrba({ autoUrba: opts.autoUrba, dryRun: opts.dryRun, completeness: opts.completeness, candidates, openBefore, threshold: opts.threshold });
-  if (decision.decision === 'apply' && candidates > 0) {
-    const entry: StatusChange = { at: now, runId: run._id, from: 'Open', to: 'Closed', reason: 'urba' };
-    await forEachCandidateFilter(store, run, async (filter) => {
-      await store.col.findings.updateMany(filter, {
-        $set: { status: 'Closed', closedAt: now, closedReason: 'urba', statusRunId: run._id, statusReason: 'urba' },
-        $push: { history: entry },
-      });
-    });
-  }
+  let docsWritten = 0;
+  if (decision.decision === 'apply' && candidates > 0) docsWritten = await closeByUrba(store, run._id, ids, now);
   // counted from the documents (a finalize run again after a crash counts what the first one closed)
   const closed = opts.autoUrba ? await store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'urba' }) : 0;
   const urba: RunUrba = {
@@ -136,7 +155,7 @@ export async function applyUrba(
     threshold: opts.threshold,
     sample: decision.decision === 'apply' ? [] : sample,
   };
-  return { decision, urba };
+  return { decision, urba, docsWritten };
 }
 
 /**
@@ -160,7 +179,8 @@ export async function deriveCounts(store: Store, run: RunDoc, known: { urbaClose
   let closed = 0;
   let reopened = 0;
   let urbaClosed = 0;
-  const readFindings = stats.created === null || stats.parked !== 0 || known.urbaClosed === undefined;
+  // status changes applied by this finalize are counted from the documents (a retried finalize counts what the first one did)
+  const readFindings = stats.created === null || stats.parked !== 0 || stats.changed !== 0 || known.urbaClosed === undefined;
   if (!readFindings) {
     findingsCreated = stats.created ?? 0;
     urbaClosed = known.urbaClosed ?? 0;
@@ -179,9 +199,12 @@ export async function deriveCounts(store: Store, run: RunDoc, known: { urbaClose
     findingsParsed: summary.findings ?? 0,
     recordsRejected: summary.rejected ?? 0,
     hostsCreated,
-    hostsUpdated: Math.max(0, hostsSeen - hostsCreated),
+    // hosts whose fields changed (an unchanged host is not written); marks of earlier versions: the hosts stamped by the run
+    hostsUpdated: stats.hostsChanged ?? Math.max(0, hostsSeen - hostsCreated),
     findingsCreated,
     findingsUpdated: Math.max(0, stats.findingsWritten - findingsCreated),
+    findingsUnchanged: stats.unchanged,
+    findingsChanged: stats.changed,
     findingsClosed: closed,
     findingsReopened: reopened,
     urbaClosed,

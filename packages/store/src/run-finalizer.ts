@@ -4,7 +4,10 @@ import type { Store } from './store.ts';
 import type { RunDoc, RunState } from './documents.ts';
 import { advanceRun, endStage, getRun, isTerminal } from './runs.repository.ts';
 import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from './finalize-run.ts';
-import { batchStats, deleteBatches } from './batches.repository.ts';
+import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
+import { applyStagedChanges } from './apply-changes.ts';
+import { replayRewrites } from './rewrite-docs.ts';
+import { forgetSnapshot } from './finding-state.ts';
 
 export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
@@ -24,11 +27,16 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   const stats = await batchStats(store, runId);
   const completeness = await runCompleteness(run, stats);
   const complete = isComplete(completeness);
-  // skipped when the batches parked nothing (each of its updates reads the whole collection on FerretDB)
+  // a rewrite journal a killed finalize left is applied first (ferretdb mode)
+  await replayRewrites(store, runId);
+  // staged changes: content always, status changes only if the run is complete
+  const applied = await applyStagedChanges(store, runId, { complete, now });
+  // status changes parked on the findings by an earlier version (a run in progress across an upgrade); skipped
+  // when the batches parked nothing (each of its updates reads the whole collection on FerretDB)
   if (complete) {
     if (stats.parked !== 0) await applyPendingChanges(store, run, now);
-  } else await dropPendingChanges(store, runId);
-  const { urba } = await applyUrba(store, run, {
+  } else if (stats.parked !== 0) await dropPendingChanges(store, runId);
+  const { urba, docsWritten: urbaWritten } = await applyUrba(store, run, {
     autoUrba: connector?.autoUrba ?? false,
     dryRun: connector?.urbaDryRun ?? false,
     threshold: connector?.urbaThreshold ?? opts.threshold ?? DEFAULT_URBA_THRESHOLD,
@@ -39,6 +47,7 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   const state: RunState = complete ? 'succeeded' : stats.done > 0 ? 'partial' : 'failed';
   const set: Record<string, unknown> = { urba, review: urba.decision === 'threshold' };
   for (const [k, v] of Object.entries(counts)) set[`counts.${k}`] = v;
+  set['counts.docsWritten'] = stats.docsWritten + applied.docsWritten + urbaWritten;
   set['progress.batchesWritten'] = stats.done;
   if (!complete && !run.error) {
     set.error = {
@@ -76,6 +85,9 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
     );
   }
   const done = await advanceRun(store, runId, ['finalizing'], state, { set, now: ended });
-  if (complete) await deleteBatches(store, runId);
+  // a complete run keeps the seen keys of its batches (the records are gone once written) until the next
+  // complete run of its connector: the URBA preview weighs the last complete report with them
+  if (complete) await keepSeenOfLastCompleteRun(store, run.connectorId, runId);
+  forgetSnapshot(runId);
   return done ?? getRun(store, runId);
 }

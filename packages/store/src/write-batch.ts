@@ -1,24 +1,29 @@
 /**
- * Write one batch: hosts, host x policy assessments and findings. Each kind is written as an unordered
- * insert of the documents as if new (their _id derives from the natural key, which also has a unique
- * index), then one unordered bulk update of those the server already had (see insertNew, keyedUpdate),
- * so a batch written twice, or by two writers at once, gives the same documents.
+ * Write one batch: hosts, host x policy assessments and findings. Hosts and assessments are written as
+ * an unordered insert of the documents as if new (their _id derives from the natural key, which also
+ * has a unique index), then updates of those the server already had whose content changed.
  *
- * Status changes of existing findings are not applied here: they are parked in `pending` and applied
- * by the run's finalize only if the run is complete (a failed or partial run closes nothing and
- * reopens nothing). New findings are created with their mapped status. Per-run counts are not
- * incremented here (a retried write would count twice): finalize derives them from the documents
- * (firstSeenRunId, statusRunId) and from the batches' done marks.
+ * Findings are classified against their stored state (finding-state.ts) by content hash and status:
+ * new ones are inserted with their mapped status; unchanged ones cost nothing; changed ones (content,
+ * or a status the report changes) are not written here but returned as one compact blob that the
+ * batch's done mark keeps, with the hashes of every finding key it saw, and the run's finalize applies
+ * them (status changes only if the run is complete: a failed or partial run closes and reopens
+ * nothing). A batch written twice, or by two writers at once, gives the same documents and the same
+ * blob. Per-run counts are not incremented here (a retried write would count twice): finalize derives
+ * them from the documents and from the batches' done marks.
  */
 import { nextStatus, SCANNER } from '@qpc/domain';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import type { AnyBulkWriteOperation } from 'mongodb';
+import { Binary, type AnyBulkWriteOperation } from 'mongodb';
 import type { Store } from './store.ts';
 import type { AssessmentDoc, FindingDoc, HostDoc } from './documents.ts';
 import { stableId } from './ids.ts';
 import { ONE_BATCH } from './one-batch.ts';
 import { keyedUpdate } from './keyed-update.ts';
 import { insertNew } from './insert-new.ts';
+import { contentHash, keyHash, packHashes } from './content-hash.ts';
+import { readByKeys, storedFindings, type StoredFinding } from './finding-state.ts';
+import { encodeChanges, type StagedChange } from './staged-changes.ts';
 
 export interface WriteContext {
   runId: string;
@@ -35,6 +40,18 @@ export interface WriteResult {
   created: number;
   /** findings refused as duplicates that this run had created already (an earlier write of the batch, or a finding twice in the report) */
   createdBefore: number;
+  /** existing findings the report does not change: not written */
+  unchanged: number;
+  /** existing findings whose content or status the report changes: staged for finalize */
+  changed: number;
+  /** finding documents written by this batch (its inserts) */
+  docsWritten: number;
+  /** existing hosts whose fields the report changes (rewritten) */
+  hostsChanged: number;
+  /** 64-bit hashes of the batch's finding keys (URBA: what the run saw) */
+  seen: Binary | null;
+  /** the changed findings, for finalize (staged-changes.ts) */
+  changes: Binary | null;
 }
 
 export function hostId(network: string, hostKey: string): string {
@@ -52,9 +69,9 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
   // hosts: one record per host per policy; the last one of a host wins (they carry the same fields)
   const hostByKey = new Map<string, HostRecord>();
   for (const h of hosts) hostByKey.set(h.hostKey, h);
-  const hostIds = await writeHosts(store, ctx, now, [...hostByKey.values()]);
-  await writeAssessments(store, ctx, hosts);
-  if (findings.length === 0) return { hosts: hosts.length, findings: 0, pending: 0, created: 0, createdBefore: 0 };
+  const { ids: hostIds, changed: hostsChanged } = await writeHosts(store, ctx, now, [...hostByKey.values()]);
+  await writeAssessments(store, ctx, now, hosts);
+  if (findings.length === 0) return { hosts: hosts.length, findings: 0, pending: 0, created: 0, createdBefore: 0, unchanged: 0, changed: 0, docsWritten: 0, hostsChanged, seen: null, changes: null };
 
   // a finding's host is in the same batch (the parse stage stages a finding's host with it); a host
   // that is not is read back
@@ -65,7 +82,8 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
   const hostInfo = new Map<string, { _id: string; hostname: string | null; tags: string[] }>(readBack.map((h) => [h.hostKey, h]));
   for (const [key, h] of hostByKey) hostInfo.set(key, { _id: hostIds.get(key) ?? hostId(network, key), hostname: h.hostname, tags: h.tags });
 
-  const fieldsOf = (f: FindingRecord) => {
+  // the report-derived fields: what the content hash covers (test status included, write stamps not)
+  const contentOf = (f: FindingRecord) => {
     const h = hostInfo.get(f.hostKey);
     return {
       hostKey: f.hostKey,
@@ -90,20 +108,43 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
       remediation: f.remediation,
       evaluationDate: f.evaluationDate,
       exception: f.exception ? { status: f.exception.status, assignee: f.exception.assignee, endDate: f.exception.endDate } : null,
-      lastSeen: now,
-      lastSeenRunId: runId,
+      testStatus: f.testStatus,
     } satisfies Partial<FindingDoc>;
   };
 
-  // new findings first, as inserts with their mapped status
-  const fresh: FindingDoc[] = findings.map((f) => {
+  const stored = await storedFindings(store, runId, network, findings.map((f) => f.findingKey));
+  const fresh: FindingDoc[] = [];
+  const freshOf: FindingRecord[] = [];
+  const changes: StagedChange[] = [];
+  let unchanged = 0;
+  let createdBefore = 0;
+  // new: inserted with its mapped status; unchanged: nothing at all; changed (content or status): staged
+  // in the batch's done mark for finalize, which applies status changes only if the run is complete
+  const classify = (f: FindingRecord, c: ReturnType<typeof contentOf>, hash: string, old: StoredFinding) => {
+    if (old.createdByRun) createdBefore++;
+    if (old.contentHash === hash && nextStatus(old.status, f.testStatus).change === null) unchanged++;
+    else changes.push({ i: old._id, k: f.findingKey, s: old.status, c: hash, f: c });
+  };
+  const hashes = new Map<FindingRecord, { c: ReturnType<typeof contentOf>; hash: string }>();
+  for (const f of findings) {
+    const c = contentOf(f);
+    const hash = contentHash(c);
+    hashes.set(f, { c, hash });
+    const old = stored.get(f.findingKey);
+    if (old) {
+      classify(f, c, hash, old);
+      continue;
+    }
     const { status } = nextStatus(null, f.testStatus);
-    return {
+    freshOf.push(f);
+    fresh.push({
       _id: findingId(network, f.findingKey),
       network,
       findingKey: f.findingKey,
-      ...fieldsOf(f),
-      testStatus: f.testStatus,
+      ...c,
+      lastSeen: now,
+      lastSeenRunId: runId,
+      contentHash: hash,
       pending: null,
       status,
       firstSeen: now,
@@ -114,42 +155,44 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
       statusRunId: runId,
       statusReason: 'new',
       history: [{ at: now, runId, from: null, to: status, reason: 'new' }],
-    };
-  });
+    });
+  }
   const dup = await insertNew(store.col.findings, fresh);
-  if (dup.length === 0) return { hosts: hosts.length, findings: findings.length, pending: 0, created: fresh.length, createdBefore: 0 };
-
-  // the others exist: read their status (and _id: a finding re-keyed with its host keeps its first one)
-  const known = dup.map((i) => findings[i]!);
-  const existing = await store.col.findings
-    .find({ network, findingKey: { $in: known.map((f) => f.findingKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, findingKey: 1, status: 1, firstSeenRunId: 1 } })
-    .toArray();
-  const prev = new Map(existing.map((f) => [f.findingKey, f]));
-  let pending = 0;
-  let createdBefore = 0;
-  const ops: AnyBulkWriteOperation<FindingDoc>[] = [];
-  for (const f of known) {
-    const old = prev.get(f.findingKey);
-    if (!old) throw new Error(`finding ${f.findingKey} of network ${network} was refused as a duplicate but cannot be found`);
-    if (old.firstSeenRunId === runId) createdBefore++;
-    const { status, change } = nextStatus(old.status, f.testStatus);
-    if (change === null) {
-      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fieldsOf(f), testStatus: f.testStatus, pending: null } }));
-    } else {
-      // a status change waits for finalize (applied only if the run is complete)
-      pending++;
-      ops.push(keyedUpdate<FindingDoc>({ _id: old._id }, { $set: { ...fieldsOf(f), pending: { runId, testStatus: f.testStatus, status } } }));
+  if (dup.length > 0) {
+    // refused as duplicates: another write of this run created them first (or a finding re-keyed with its host)
+    const known = dup.map((i) => freshOf[i]!);
+    const back = await readByKeys(store, runId, network, known.map((f) => f.findingKey));
+    for (const f of known) {
+      const old = back.get(f.findingKey);
+      if (!old) throw new Error(`finding ${f.findingKey} of network ${network} was refused as a duplicate but cannot be found`);
+      const { c, hash } = hashes.get(f)!;
+      classify(f, c, hash, old);
     }
   }
-  await store.col.findings.bulkWrite(ops, { ordered: false });
-  return { hosts: hosts.length, findings: findings.length, pending, created: fresh.length - dup.length, createdBefore };
+  const created = fresh.length - dup.length;
+  return {
+    hosts: hosts.length,
+    findings: findings.length,
+    pending: 0,
+    created,
+    createdBefore,
+    unchanged,
+    changed: changes.length,
+    docsWritten: created,
+    hostsChanged,
+    seen: new Binary(packHashes(findings.map((f) => keyHash(f.findingKey)))),
+    changes: encodeChanges(changes),
+  };
 }
 
-/** Hosts: inserted when new, else updated. Returns hostKey -> _id of every host written. */
-async function writeHosts(store: Store, ctx: WriteContext, now: Date, hosts: HostRecord[]): Promise<Map<string, string>> {
+/**
+ * Hosts: inserted when new; an existing host is rewritten only when its fields changed (content hash).
+ * Returns hostKey -> _id of every host of the batch, and how many existing hosts changed.
+ */
+async function writeHosts(store: Store, ctx: WriteContext, now: Date, hosts: HostRecord[]): Promise<{ ids: Map<string, string>; changed: number }> {
   const { network, runId } = ctx;
   const ids = new Map<string, string>();
-  const fieldsOf = (h: HostRecord) => ({
+  const contentOf = (h: HostRecord) => ({
     qualysHostId: h.qualysHostId,
     ip: h.ip,
     hostname: h.hostname,
@@ -159,43 +202,50 @@ async function writeHosts(store: Store, ctx: WriteContext, now: Date, hosts: Hos
     trackingMethod: h.trackingMethod,
     lastScanDate: h.lastScanDate,
     tags: h.tags,
-    lastSeen: now,
-    lastRunId: runId,
   });
+  const fieldsOf = (h: HostRecord) => {
+    const c = contentOf(h);
+    return { ...c, contentHash: contentHash(c), lastSeen: now, lastRunId: runId };
+  };
   const fresh: HostDoc[] = hosts.map((h) => {
     ids.set(h.hostKey, hostId(network, h.hostKey));
     return { _id: hostId(network, h.hostKey), network, hostKey: h.hostKey, ...fieldsOf(h), sources: [SCANNER], firstSeen: now, firstSeenRunId: runId };
   });
   const dup = await insertNew(store.col.hosts, fresh);
-  if (dup.length === 0) return ids;
+  if (dup.length === 0) return { ids, changed: 0 };
   // a host re-keyed by resolveHostIdentities keeps its first _id: look the ids up by natural key
   const known = dup.map((i) => hosts[i]!);
   const docs = await store.col.hosts
-    .find({ network, hostKey: { $in: known.map((h) => h.hostKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1 } })
+    .find({ network, hostKey: { $in: known.map((h) => h.hostKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, contentHash: 1, sources: 1 } })
     .toArray();
-  for (const d of docs) ids.set(d.hostKey, d._id);
-  const ops = known.map((h) => {
-    const _id = docs.find((d) => d.hostKey === h.hostKey)?._id;
-    if (!_id) throw new Error(`host ${h.hostKey} of network ${network} was refused as a duplicate but cannot be found`);
-    return keyedUpdate<HostDoc>({ _id }, { $set: fieldsOf(h), $addToSet: { sources: SCANNER } });
-  });
-  await store.col.hosts.bulkWrite(ops, { ordered: false });
-  return ids;
+  const byKey = new Map(docs.map((d) => [d.hostKey, d]));
+  const ops: AnyBulkWriteOperation<HostDoc>[] = [];
+  for (const h of known) {
+    const d = byKey.get(h.hostKey);
+    if (!d) throw new Error(`host ${h.hostKey} of network ${network} was refused as a duplicate but cannot be found`);
+    ids.set(h.hostKey, d._id);
+    const fields = fieldsOf(h);
+    // unchanged: no statement (FerretDB reads the whole collection for each)
+    if (d.contentHash === fields.contentHash && d.sources?.includes(SCANNER)) continue;
+    ops.push(keyedUpdate<HostDoc>({ _id: d._id }, { $set: fields, $addToSet: { sources: SCANNER } }));
+  }
+  for (let i = 0; i < ops.length; i += store.bulkSize) await store.col.hosts.bulkWrite(ops.slice(i, i + store.bulkSize), { ordered: false });
+  return { ids, changed: ops.length };
 }
 
-/** Host x policy assessments of this run (URBA scope): inserted when new, else stamped with the run. */
-async function writeAssessments(store: Store, ctx: WriteContext, hosts: HostRecord[]): Promise<void> {
+/** Host x policy assessments of this run (URBA scope, the findings' last seen): inserted when new, else stamped with the run and its date. */
+async function writeAssessments(store: Store, ctx: WriteContext, now: Date, hosts: HostRecord[]): Promise<void> {
   const { network, runId } = ctx;
   const byId = new Map<string, AssessmentDoc>();
   for (const h of hosts) {
     const _id = stableId('assessment', network, h.hostKey, h.policyId);
-    byId.set(_id, { _id, network, hostKey: h.hostKey, policyId: h.policyId, runId });
+    byId.set(_id, { _id, network, hostKey: h.hostKey, policyId: h.policyId, runId, at: now });
   }
   const docs = [...byId.values()];
   const dup = await insertNew(store.col.assessments, docs);
   if (dup.length === 0) return;
   // refused as duplicates: stamped by natural key (whatever their _id), and every one must be there
   const keys = dup.map((i) => docs[i]!);
-  const r = await store.col.assessments.updateMany({ $or: keys.map((a) => ({ network, hostKey: a.hostKey, policyId: a.policyId })) }, { $set: { runId } });
+  const r = await store.col.assessments.updateMany({ $or: keys.map((a) => ({ network, hostKey: a.hostKey, policyId: a.policyId })) }, { $set: { runId, at: now } });
   if (r.matchedCount < keys.length) throw new Error(`${keys.length - r.matchedCount} assessment(s) of network ${network} were refused as duplicates but cannot be found`);
 }

@@ -50,7 +50,7 @@ async function ingest(store: Store, connectorId: string, batches: { hosts: HostR
     for (const h of k.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     await stageBatch(store, runId, seq, k.hosts, k.findings);
     const r = await writeBatch(store, { runId, network }, k.hosts, k.findings);
-    await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings });
+    await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings, seen: r.seen, changes: r.changes });
     findings += b.findings.length;
     hosts += b.hosts.length;
   }
@@ -79,7 +79,12 @@ t.test('an IP-only record of the one host known by host id with that IP is that 
   const h = await store.col.hosts.findOne({});
   t.equal(h?.hostKey, 'qid:777');
   t.equal(h?.qualysHostId, '777', 'the host id is kept, not overwritten with null');
-  t.equal(h?.lastRunId, r._id);
+  // the host's fields did not change (no write); the run's visit is on the assessment of its host x policy
+  t.same(
+    (await store.col.assessments.find({}).toArray()).map((a) => [a.hostKey, a.runId]),
+    [['qid:777', r._id]],
+    'the host x policy is stamped with the run',
+  );
   t.equal(await store.col.findings.countDocuments({}), 3);
   t.equal(await store.col.findings.countDocuments({ hostKey: 'qid:777' }), 3, 'findings of every batch take the key');
   t.equal(r.counts.findingsCreated, 1, 'only control 3 is new');

@@ -57,7 +57,8 @@ async function ingest(
     if (opts.failBatch !== seq) {
       if (opts.rewriteBatch === seq) await writeBatch(store, { runId, network: 'net' }, hs, fs);
       const r = await writeBatch(store, { runId, network: 'net' }, hs, fs);
-      await markBatchDone(store, runId, seq, opts.bareMarks ? { hosts: r.hosts, findings: r.findings } : { hosts: r.hosts, findings: r.findings, pending: r.pending, created: r.created, createdBefore: r.createdBefore });
+      const staged = { seen: r.seen, changes: r.changes };
+      await markBatchDone(store, runId, seq, opts.bareMarks ? { hosts: r.hosts, findings: r.findings, ...staged } : { ...r });
     }
     seq++;
   }

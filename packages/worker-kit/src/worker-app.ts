@@ -7,6 +7,7 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config, type ConfigKey } from '@qpc/config';
 import { createEnqueuer, type Enqueuer } from '@qpc/jobs';
+import type { MongoClient } from 'mongodb';
 import { connectStore, type Store } from '@qpc/store';
 import { createLogger, redactUrl, type Logger } from './logger.ts';
 import { assertNoEviction, connectionOptions, createRedis } from './redis.ts';
@@ -18,6 +19,8 @@ export interface WorkerAppContext {
   config: Config;
   logger: Logger;
   store: Store;
+  /** the store's client (for command monitoring) */
+  mongo: MongoClient;
   /** every job this app enqueues goes through it (it names the job ids) */
   enqueuer: Enqueuer;
   /** a client connection kept open for the app's own use (keepRedis), else null */
@@ -33,6 +36,8 @@ export interface WorkerAppSpec {
   require?: ConfigKey[];
   /** keep the client Redis connection of the eviction check open for the app (closed at shutdown) */
   keepRedis?: boolean;
+  /** the driver reports every command (countStatements) */
+  monitorCommands?: boolean;
   /** runs once the store is connected, before the workers start (e.g. clean what a killed process left) */
   prepare?: (ctx: WorkerAppContext) => Promise<void>;
   /** the app's workers, by name (closed in this order, first at shutdown so active jobs finish) */
@@ -55,12 +60,18 @@ export async function startWorkerApp(spec: WorkerAppSpec): Promise<WorkerApp> {
   const redis = createRedis(config.REDIS_URL, 'client', logger);
   await assertNoEviction(redis);
   if (!spec.keepRedis) await redis.quit();
-  const { client: mongo, store } = await connectStore(config.MONGO_URL);
+  // the database mode (MongoDB or FerretDB's accommodations) is detected at connect unless QPC_DB_MODE names it
+  const { client: mongo, store } = await connectStore(config.MONGO_URL, {
+    ...(config.QPC_DB_MODE === 'auto' ? {} : { mode: config.QPC_DB_MODE }),
+    bulkSize: config.QPC_DB_BULK_SIZE,
+    monitorCommands: spec.monitorCommands ?? false,
+  });
   const enqueuer = createEnqueuer({ connection: connectionOptions(config.REDIS_URL, 'producer'), prefix: config.QPC_QUEUE_PREFIX });
   const ctx: WorkerAppContext = {
     config,
     logger,
     store,
+    mongo,
     enqueuer,
     redis: spec.keepRedis ? redis : null,
     common: { connection: connectionOptions(config.REDIS_URL, 'worker'), prefix: config.QPC_QUEUE_PREFIX, logger, worker: workerSettings(config) },
@@ -69,7 +80,7 @@ export async function startWorkerApp(spec: WorkerAppSpec): Promise<WorkerApp> {
   const workers = spec.workers(ctx);
   // healthy while every worker runs: a worker that stopped leaves the heartbeat file to age
   const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => Object.values(workers).every((w) => w.isRunning()));
-  logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, `${spec.name} started`);
+  logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX, dbMode: store.mode, bulkSize: store.bulkSize }, `${spec.name} started`);
   const closers = (): Closer[] => [
     ...Object.entries(workers).map(([name, w]) => ({ name, close: () => w.close() })),
     { name: 'heartbeat', close: async () => stopHeartbeat() },

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import type { Collection, Filter } from 'mongodb';
-import type { FindingDoc } from '@qpc/store';
+import type { AssessmentDoc, FindingDoc } from '@qpc/store';
 import { FINDING_FILTER_FIELDS } from '@qpc/store';
 import { notFound } from '../errors.ts';
 import { pageOf, type SortKey } from '../paging.ts';
@@ -85,9 +85,26 @@ export function findingItem(d: FindingDoc) {
 }
 
 const ITEM_PROJECTION = {
-  network: 1, hostId: 1, ip: 1, hostname: 1, policyId: 1, controlId: 1, title: 1, instance: 1, testStatus: 1,
+  network: 1, hostId: 1, hostKey: 1, ip: 1, hostname: 1, policyId: 1, controlId: 1, title: 1, instance: 1, testStatus: 1,
   status: 1, severity: 1, technology: 1, expected: 1, actual: 1, scanner: 1, tags: 1, lastSeen: 1,
 } as const;
+
+/**
+ * A finding's "last seen" is when a run last assessed its host x policy (the assessment's date): a re-sync
+ * does not write a finding the report did not change. The finding's own date counts when later (documents
+ * written before assessments carried a date). One read of the page's assessments.
+ */
+async function withLastSeen<T extends { lastSeen: Date }>(assessments: Collection<AssessmentDoc>, docs: FindingDoc[], items: T[]): Promise<T[]> {
+  if (docs.length === 0) return items;
+  const scopes = [...new Map(docs.map((d) => [`${d.network}|${d.hostKey}|${d.policyId}`, { network: d.network, hostKey: d.hostKey, policyId: d.policyId }])).values()];
+  const found = await assessments.find({ $or: scopes }, { projection: { network: 1, hostKey: 1, policyId: 1, at: 1 } }).toArray();
+  const at = new Map(found.filter((a) => a.at).map((a) => [`${a.network}|${a.hostKey}|${a.policyId}`, a.at as Date]));
+  return items.map((item, i) => {
+    const d = docs[i]!;
+    const a = at.get(`${d.network}|${d.hostKey}|${d.policyId}`);
+    return a && a > item.lastSeen ? { ...item, lastSeen: a } : item;
+  });
+}
 
 export interface FacetValue {
   value: string | null;
@@ -149,7 +166,7 @@ export async function countFacets(
 }
 
 export function findingRoutes(table: RouteTable, deps: ServerDeps) {
-  const { findings, hosts } = deps.store.col;
+  const { findings, hosts, assessments } = deps.store.col;
 
   table.add({
     method: 'get',
@@ -158,7 +175,10 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
     summary: 'Host findings, with every filter (testStatus, technology, expectedResult, actualResult, scanner, network, severity, status, policyId, controlId, host, tag)',
     role: 'viewer',
     query: findingsQuery,
-    handle: ({ query }) => pageOf(findings, BY_ID, query, findingItem, findingsMatch(query), { projection: ITEM_PROJECTION }),
+    handle: async ({ query }) => {
+      const page = await pageOf(findings, BY_ID, query, (d) => d, findingsMatch(query), { projection: ITEM_PROJECTION });
+      return { ...page, items: await withLastSeen(assessments, page.items, page.items.map(findingItem)) };
+    },
   });
 
   table.add({
@@ -204,8 +224,9 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
     handle: async ({ params }) => {
       const d = await findings.findOne({ _id: params.id });
       if (!d) throw notFound('finding', params.id);
+      const [item] = await withLastSeen(assessments, [d], [findingItem(d)]);
       return {
-        ...findingItem(d),
+        ...item!,
         findingKey: d.findingKey,
         hostKey: d.hostKey,
         policyTitle: d.policyTitle,

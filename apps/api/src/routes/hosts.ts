@@ -1,7 +1,7 @@
 /** Hosts: list (network, scanner, tag, q = IP or hostname prefix), detail with finding counts. */
 import { z } from 'zod';
-import type { Document, Filter } from 'mongodb';
-import type { HostDoc } from '@qpc/store';
+import type { Collection, Document, Filter } from 'mongodb';
+import type { AssessmentDoc, HostDoc } from '@qpc/store';
 import { notFound } from '../errors.ts';
 import { andAll, pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
@@ -56,8 +56,28 @@ export function hostView(d: HostDoc) {
   };
 }
 
+/**
+ * A host's "last seen" is the last assessment of any of its policies when later than its own write: a
+ * re-sync does not write a host whose fields did not change. One read of the page's assessments.
+ */
+async function withHostLastSeen<T extends { lastSeen: Date }>(assessments: Collection<AssessmentDoc>, docs: HostDoc[], items: T[]): Promise<T[]> {
+  if (docs.length === 0) return items;
+  const found = await assessments
+    .find({ $or: docs.map((d) => ({ network: d.network, hostKey: d.hostKey })) }, { projection: { network: 1, hostKey: 1, at: 1 } })
+    .toArray();
+  const at = new Map<string, Date>();
+  for (const a of found) {
+    const k = `${a.network}|${a.hostKey}`;
+    if (a.at && !(at.get(k)! >= a.at)) at.set(k, a.at);
+  }
+  return items.map((item, i) => {
+    const a = at.get(`${docs[i]!.network}|${docs[i]!.hostKey}`);
+    return a && a > item.lastSeen ? { ...item, lastSeen: a } : item;
+  });
+}
+
 export function hostRoutes(table: RouteTable, deps: ServerDeps) {
-  const { hosts, findings } = deps.store.col;
+  const { hosts, findings, assessments } = deps.store.col;
   table.add({
     method: 'get',
     path: '/api/hosts',
@@ -65,7 +85,10 @@ export function hostRoutes(table: RouteTable, deps: ServerDeps) {
     summary: 'Hosts (filters: network, scanner, tag, q = IP or hostname prefix)',
     role: 'viewer',
     query: hostsQuery,
-    handle: ({ query }) => pageOf(hosts, BY_ID, query, hostView, hostsFilter(query)),
+    handle: async ({ query }) => {
+      const page = await pageOf(hosts, BY_ID, query, (d) => d, hostsFilter(query));
+      return { ...page, items: await withHostLastSeen(assessments, page.items, page.items.map(hostView)) };
+    },
   });
   table.add({
     method: 'get',
@@ -96,8 +119,9 @@ export function hostRoutes(table: RouteTable, deps: ServerDeps) {
         (byStatusAndSeverity[status] ??= {})[severity] = ((byStatusAndSeverity[status] ?? {})[severity] ?? 0) + g.n;
         total += g.n;
       }
+      const [view] = await withHostLastSeen(assessments, [d], [hostView(d)]);
       return {
-        ...hostView(d),
+        ...view!,
         hostKey: d.hostKey,
         aliases: d.aliases ?? [],
         firstSeenRunId: d.firstSeenRunId,

@@ -1,10 +1,10 @@
 /**
  * Auto URBA preview: what URBA would close now from the connector's last complete run (the newest
- * succeeded one), with the finalizer's own candidate rule (forEachCandidateFilter in @qpc/store) and
+ * succeeded one, whose batches keep the keys it saw), with the finalizer's own candidate rule (urbaCandidates in @qpc/store) and
  * threshold. Reads only.
  */
 import { DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
-import { forEachCandidateFilter, ONE_BATCH } from '@qpc/store';
+import { ONE_BATCH, urbaCandidates } from '@qpc/store';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import { findConnector } from './connectors.ts';
@@ -27,21 +27,18 @@ export function urbaPreviewRoutes(table: RouteTable, deps: ServerDeps) {
       const threshold = c.urbaThreshold ?? deps.urbaThreshold ?? DEFAULT_URBA_THRESHOLD;
       const run = await runs.find({ connectorId: c._id, state: 'succeeded', reportId: { $ne: null } }).sort({ createdAt: -1, _id: -1 }).limit(1).next();
       let candidates = 0;
+      let openBefore = await findings.countDocuments({ network: c.network, status: 'Open' });
       const sample: { id: string; hostKey: string; controlId: string; title: string | null }[] = [];
       if (run) {
-        await forEachCandidateFilter(deps.store, run, async (filter) => {
-          candidates += await findings.countDocuments(filter);
-          if (sample.length < SAMPLE) {
-            const docs = await findings
-              .find(filter, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, controlId: 1, title: 1 } })
-              .sort({ _id: 1 })
-              .limit(SAMPLE - sample.length)
-              .toArray();
-            sample.push(...docs.map((d) => ({ id: d._id, hostKey: d.hostKey, controlId: d.controlId, title: d.title ?? null })));
-          }
-        });
+        const found = await urbaCandidates(deps.store, run);
+        candidates = found.ids.length;
+        openBefore = found.openBefore;
+        const ids = [...found.ids].sort().slice(0, SAMPLE);
+        const docs = ids.length
+          ? await findings.find({ _id: { $in: ids } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, controlId: 1, title: 1 } }).sort({ _id: 1 }).toArray()
+          : [];
+        sample.push(...docs.map((d) => ({ id: d._id, hostKey: d.hostKey, controlId: d.controlId, title: d.title ?? null })));
       }
-      const openBefore = await findings.countDocuments({ network: c.network, status: 'Open' });
       return {
         runId: run?._id ?? null,
         reportId: run?.reportId ?? null,
