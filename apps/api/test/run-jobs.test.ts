@@ -52,7 +52,7 @@ t.test('a run shows its progress, the report size and its jobs linked into the b
   const r = await api.call('GET', '/api/runs/r1', { token: VIEWER });
   t.equal(r.status, 200);
   t.equal(r.json.state, 'failed');
-  t.same(r.json.progress, { bytesDownloaded: 4096, bytesParsed: 2048, batchesWritten: 2, reportBytes: 4096 });
+  t.same(r.json.progress, { bytesDownloaded: 4096, bytesParsed: 2048, batchesWritten: 2, reportBytes: 4096, waiting: null });
   t.equal(r.json.timings.fetch.ms, 120);
   t.equal(r.json.error.class, 'UPSERT_FAILED');
   const jobs = [...r.json.jobs].sort((a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id));

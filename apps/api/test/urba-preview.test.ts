@@ -19,7 +19,7 @@ const assess = (hostKey: string, policyId: string, runId: string) =>
   ({ _id: `n1|${hostKey}|${policyId}`, network: 'n1', hostKey, policyId, runId }) as unknown as AssessmentDoc;
 await api.deps.store.col.assessments.insertMany([assess('qid:h1', 'P1', 'r-last'), assess('qid:h2', 'P1', 'r-last'), assess('qid:h3', 'P1', 'r-old')]);
 const finding = (id: string, network: string, host: string, policyId: string, controlId: string, status: 'Open' | 'Closed', lastSeenRunId: string) =>
-  ({ _id: id, network, hostKey: `qid:${host}`, hostId: host, policyId, controlId, title: `Control ${controlId}`, status, lastSeenRunId }) as unknown as FindingDoc;
+  ({ _id: id, network, findingKey: `qid:${host}|${policyId}|${controlId}`, hostKey: `qid:${host}`, hostId: host, policyId, controlId, title: `Control ${controlId}`, status, lastSeenRunId }) as unknown as FindingDoc;
 await api.deps.store.col.findings.insertMany([
   finding('u1', 'n1', 'h1', 'P1', '1', 'Open', 'r-old'), // candidate: assessed host and policy, not seen by the last run
   finding('u2', 'n1', 'h1', 'P1', '2', 'Open', 'r-last'), // seen by the last run

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 
 /**
  * Touch a file every intervalMs while the process considers itself healthy (e.g. its Redis connection is
@@ -7,8 +7,10 @@ import { writeFile } from 'node:fs/promises';
  */
 export function startHeartbeat(file: string | undefined, isHealthy: () => boolean, intervalMs = 10_000): () => void {
   if (!file) return () => {};
+  // written aside and renamed over the file, so a health check never reads a half-written (empty) file
+  const tmp = `${file}.${process.pid}.tmp`;
   const beat = () => {
-    if (isHealthy()) void writeFile(file, String(Date.now())).catch(() => undefined);
+    if (isHealthy()) void writeFile(tmp, String(Date.now())).then(() => rename(tmp, file)).catch(() => undefined);
   };
   beat();
   const timer = setInterval(beat, intervalMs);

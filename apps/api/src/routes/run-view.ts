@@ -26,13 +26,14 @@ export function runView(d: RunDoc) {
     skipped: d.skipped,
     qualys: d.qualys,
     progress: {
-      bytesDownloaded: d.progress.bytesDownloaded,
-      bytesParsed: d.progress.bytesParsed,
-      batchesWritten: d.progress.batchesWritten,
+      // a run recorded before progress existed (or by hand) has none: zeros, not an error
+      bytesDownloaded: d.progress?.bytesDownloaded ?? 0,
+      bytesParsed: d.progress?.bytesParsed ?? 0,
+      batchesWritten: d.progress?.batchesWritten ?? 0,
       // the report's size once its file is stored (Qualys announces none before)
       reportBytes: d.file?.length ?? null,
       // where a parsing run waits (backpressure on the writers); a stale mark of a crashed attempt is not shown
-      waiting: d.state === 'parsing' && d.progress.waiting ? { ...d.progress.waiting, message: waitingMessage(d.progress.waiting) } : null,
+      waiting: d.state === 'parsing' && d.progress?.waiting ? { ...d.progress.waiting, message: waitingMessage(d.progress.waiting) } : null,
     },
     // the stored report file: removed by report retention once purgedAt is set (a retried parse then refuses)
     file: d.file ? { length: d.file.length, sha256: d.file.sha256, purgedAt: d.file.purgedAt ?? null } : null,
