@@ -35,10 +35,10 @@ export async function applyStagedChanges(store: Store, runId: string, opts: { co
     .map((b) => b._id);
   let chunk: StagedChange[] = [];
   const flush = async () => {
-    const todo = opts.complete ? chunk : chunk.filter((c) => nextStatus(c.s, c.f.testStatus).change === null);
-    out.held += chunk.length - todo.length;
+    const toWrite = opts.complete ? chunk : chunk.filter((c) => nextStatus(c.s, c.f.testStatus).change === null);
+    out.held += chunk.length - toWrite.length;
     chunk = [];
-    out.docsWritten += store.mode === 'ferretdb' ? await rewriteChunk(store, runId, todo, opts) : await updateChunk(store, runId, todo, opts);
+    out.docsWritten += store.mode === 'ferretdb' ? await rewriteChunk(store, runId, toWrite, opts) : await updateChunk(store, runId, toWrite, opts);
   };
   for (let i = 0; i < ids.length; i += BATCHES_PER_READ) {
     const group = await store.col.batches.find({ _id: { $in: ids.slice(i, i + BATCHES_PER_READ) } }, { batchSize: ONE_BATCH, projection: { _id: 1, 'done.changes': 1 } }).toArray();
