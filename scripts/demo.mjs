@@ -164,12 +164,11 @@ console.log('{}');
 const SYNC = (connectorId) => `
 import { randomUUID } from 'node:crypto';
 import { connectStore, isTerminal } from '@qpc/store';
-import { createEnqueuer, jobIds } from '@qpc/jobs';
+import { createEnqueuer } from '@qpc/jobs';
 import { connectionOptions } from '@qpc/worker-kit';
 const { client, store } = await connectStore(process.env.MONGO_URL, { ensureIndexes: false });
 const q = createEnqueuer({ connection: connectionOptions(process.env.REDIS_URL, 'producer'), prefix: process.env.QPC_QUEUE_PREFIX });
-const syncId = jobIds.sync('${connectorId}', randomUUID());
-await q.add('sync', { connectorId: '${connectorId}', trigger: 'on-demand', reingest: false }, { jobId: syncId });
+const { jobId: syncId } = await q.requestSync({ connectorId: '${connectorId}', reingest: false, requestId: randomUUID() }, { joinQueued: false });
 let runs = [];
 const deadline = Date.now() + Number(process.env.QPC_DEMO_SYNC_TIMEOUT_S || 180) * 1000;
 for (;;) {
