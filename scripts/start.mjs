@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: every app in the foreground (api, scheduler, one of each worker), configured from the
 // environment; each line of output is prefixed with its app. Ctrl-C (or SIGTERM) stops them all cleanly;
-// if one app exits on its own, the others are stopped too and the exit code says so.
+// if one app exits on its own, the others are stopped too and the exit code says so, except an app that
+// exits 75 to ask for a restart: it is started again.
 // Each app runs from its bundle (scripts/apps.mjs), rebuilt from the source first.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -26,7 +27,11 @@ function stopAll(signal = 'SIGTERM') {
   }, 60_000).unref();
 }
 
-for (const app of apps) {
+// an app that exits 75 (EXIT_RESTART: e.g. its database client stayed wedged after an outage) asks to be
+// started again, as docker compose's restart policy would; any other exit of its own stops them all
+const EXIT_RESTART = 75;
+
+function startApp(app) {
   const child = spawn(process.execPath, appArgs(app), {
     cwd: ROOT,
     env: process.env,
@@ -45,6 +50,14 @@ for (const app of apps) {
   child.on('exit', (code, signal) => {
     children.delete(app);
     process.stdout.write(`${tag} exited (${signal ?? code})\n`);
+    if (!stopping && code === EXIT_RESTART) {
+      process.stdout.write(`${tag} restarting in 1 s (it asked to be restarted)\n`);
+      setTimeout(() => {
+        if (!stopping) startApp(app);
+        else if (children.size === 0) process.exit(exitCode);
+      }, 1000);
+      return;
+    }
     if (!stopping) {
       exitCode = 1;
       stopAll();
@@ -54,6 +67,8 @@ for (const app of apps) {
     if (children.size === 0) process.exit(exitCode);
   });
 }
+
+for (const app of apps) startApp(app);
 console.log(`start: ${apps.join(', ')} (Ctrl-C stops them all)`);
 let signals = 0;
 for (const sig of ['SIGINT', 'SIGTERM']) {

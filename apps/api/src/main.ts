@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@qpc/config';
 import { secretBoxFromConfig } from '@qpc/secrets';
-import { assertNoEviction, createLogger, createRedis, onShutdown, redactUrl } from '@qpc/worker-kit';
+import { EXIT_RESTART, assertNoEviction, createLogger, createRedis, onShutdown, redactUrl, watchDatabase } from '@qpc/worker-kit';
 import { createClientProbe } from './qualys-probe-client.ts';
 import { createServer } from './server.ts';
 import { connectDeps } from './wiring.ts';
@@ -15,7 +15,7 @@ const secrets = secretBoxFromConfig(config);
 const budgetRedis = createRedis(config.REDIS_URL, 'client', logger);
 await assertNoEviction(budgetRedis);
 
-const { deps, close } = await connectDeps({
+const { deps, close, mongo } = await connectDeps({
   redisUrl: config.REDIS_URL,
   mongoUrl: config.MONGO_URL,
   prefix: config.QPC_QUEUE_PREFIX,
@@ -44,8 +44,21 @@ logger.info(
   'api listening',
 );
 
-onShutdown(
+// a client that stays unusable after the database returned exits 75 to be restarted (worker-kit's db-watch.ts)
+const dbWatch =
+  config.QPC_DB_WATCH_MS > 0
+    ? watchDatabase({
+        client: mongo,
+        url: config.MONGO_URL,
+        logger,
+        intervalMs: config.QPC_DB_WATCH_MS,
+        wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
+        onWedged: (reason) => void shutdown(reason, EXIT_RESTART),
+      })
+    : null;
+const shutdown = onShutdown(
   () => [
+    { name: 'database watch', close: async () => dbWatch?.stop() },
     {
       name: 'http',
       close: () =>

@@ -6,6 +6,7 @@
 import { Queue } from 'bullmq';
 import { QUEUES, closeBullmq, type QueueName } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
+import type { MongoClient } from 'mongodb';
 import type { SecretBox } from '@qpc/secrets';
 import { connectionOptions, createRedis, type Logger } from '@qpc/worker-kit';
 import type { AuthTokens } from './auth.ts';
@@ -27,7 +28,7 @@ export interface WiringOptions {
   sessionTtlS?: number;
 }
 
-export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDeps; close: () => Promise<void> }> {
+export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDeps; close: () => Promise<void>; mongo: MongoClient }> {
   const redis = createRedis(opts.redisUrl, 'producer', opts.logger);
   const { client, store } = await connectStore(opts.mongoUrl);
   const queues = {} as Record<QueueName, Queue>;
@@ -53,5 +54,5 @@ export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDe
     redis.disconnect();
     await client.close();
   };
-  return { deps, close };
+  return { deps, close, mongo: client };
 }

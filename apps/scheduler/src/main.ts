@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { loadConfig } from '@qpc/config';
 import { QUEUES, closeBullmq, createEnqueuer, stageJobs } from '@qpc/jobs';
 import { connectStore, recoverStuckRuns } from '@qpc/store';
-import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat } from '@qpc/worker-kit';
+import { EXIT_RESTART, assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat, watchDatabase } from '@qpc/worker-kit';
 import { scheduleReconciler, startReconciler } from './schedules.service.ts';
 
 const config = loadConfig(process.env);
@@ -38,8 +38,21 @@ const stopWatchdog = startReconciler(
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => healthy && redis.status === 'ready');
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'scheduler started');
 
-onShutdown(
+// a client that stays unusable after the database returned exits 75 to be restarted (worker-kit's db-watch.ts)
+const dbWatch =
+  config.QPC_DB_WATCH_MS > 0
+    ? watchDatabase({
+        client: mongo,
+        url: config.MONGO_URL,
+        logger,
+        intervalMs: config.QPC_DB_WATCH_MS,
+        wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
+        onWedged: (reason) => void shutdown(reason, EXIT_RESTART),
+      })
+    : null;
+const shutdown = onShutdown(
   () => [
+    { name: 'database watch', close: async () => dbWatch?.stop() },
     { name: 'reconciler', close: stop },
     { name: 'watchdog', close: stopWatchdog },
     { name: 'pipeline queues', close: () => pipeline.close() },

@@ -4,3 +4,4 @@ export * from './shutdown.ts';
 export * from './run-worker.ts';
 export * from './heartbeat.ts';
 export * from './worker-app.ts';
+export * from './db-watch.ts';

@@ -48,17 +48,18 @@ export async function closeAll(closers: Closer[], timeoutMs: number, logger?: Lo
 export function onShutdown(
   closers: () => Closer[],
   opts: { timeoutMs: number; logger: Logger; exit?: (code: number) => void },
-): (reason: string) => Promise<void> {
+): (reason: string, exitCode?: number) => Promise<void> {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   let started: Promise<void> | undefined;
-  const shutdown = (reason: string) => {
+  /** exitCode: the code of a clean shutdown (default 0; EXIT_RESTART asks the supervisor for a restart) */
+  const shutdown = (reason: string, exitCode = 0) => {
     if (started) return started;
     opts.logger.info({ reason }, 'shutting down');
     started = closeAll(closers(), opts.timeoutMs, opts.logger)
       .then(
         () => {
           opts.logger.info('shut down cleanly');
-          return 0;
+          return exitCode;
         },
         (err: unknown) => {
           opts.logger.error({ err }, 'shutdown incomplete');

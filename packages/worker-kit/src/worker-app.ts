@@ -14,6 +14,7 @@ import { assertNoEviction, connectionOptions, createRedis } from './redis.ts';
 import { workerSettings, type RunWorkerOptions } from './run-worker.ts';
 import { onShutdown, type Closer } from './shutdown.ts';
 import { startHeartbeat } from './heartbeat.ts';
+import { EXIT_RESTART, watchDatabase } from './db-watch.ts';
 
 export interface WorkerAppContext {
   config: Config;
@@ -81,7 +82,19 @@ export async function startWorkerApp(spec: WorkerAppSpec): Promise<WorkerApp> {
   // healthy while every worker runs: a worker that stopped leaves the heartbeat file to age
   const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => Object.values(workers).every((w) => w.isRunning()));
   logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX, dbMode: store.mode, bulkSize: store.bulkSize }, `${spec.name} started`);
+  const dbWatch =
+    config.QPC_DB_WATCH_MS > 0
+      ? watchDatabase({
+          client: mongo,
+          url: config.MONGO_URL,
+          logger,
+          intervalMs: config.QPC_DB_WATCH_MS,
+          wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
+          onWedged: (reason) => void shutdown(reason, EXIT_RESTART),
+        })
+      : null;
   const closers = (): Closer[] => [
+    { name: 'database watch', close: async () => dbWatch?.stop() },
     ...Object.entries(workers).map(([name, w]) => ({ name, close: () => w.close() })),
     { name: 'heartbeat', close: async () => stopHeartbeat() },
     { name: 'queues', close: () => enqueuer.close() },
