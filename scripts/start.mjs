@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: every app in the foreground (api, scheduler, one of each worker), configured from the
 // environment; each line of output is prefixed with its app. Ctrl-C (or SIGTERM) stops them all cleanly;
-// if one app exits on its own, the others are stopped too and the exit code says so, except an app that
-// exits 75 to ask for a restart: it is started again.
+// if one app exits on its own, the others are stopped too and the exit code says so.
 // Each app runs from its bundle (scripts/apps.mjs), rebuilt from the source first.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -27,11 +26,7 @@ function stopAll(signal = 'SIGTERM') {
   }, 60_000).unref();
 }
 
-// an app that exits 75 (EXIT_RESTART: e.g. its database client stayed wedged after an outage) asks to be
-// started again, as docker compose's restart policy would; any other exit of its own stops them all
-const EXIT_RESTART = 75;
-
-function startApp(app) {
+for (const app of apps) {
   const child = spawn(process.execPath, appArgs(app), {
     cwd: ROOT,
     env: process.env,
@@ -50,14 +45,6 @@ function startApp(app) {
   child.on('exit', (code, signal) => {
     children.delete(app);
     process.stdout.write(`${tag} exited (${signal ?? code})\n`);
-    if (!stopping && code === EXIT_RESTART) {
-      process.stdout.write(`${tag} restarting in 1 s (it asked to be restarted)\n`);
-      setTimeout(() => {
-        if (!stopping) startApp(app);
-        else if (children.size === 0) process.exit(exitCode);
-      }, 1000);
-      return;
-    }
     if (!stopping) {
       exitCode = 1;
       stopAll();
@@ -67,8 +54,6 @@ function startApp(app) {
     if (children.size === 0) process.exit(exitCode);
   });
 }
-
-for (const app of apps) startApp(app);
 console.log(`start: ${apps.join(', ')} (Ctrl-C stops them all)`);
 let signals = 0;
 for (const sig of ['SIGINT', 'SIGTERM']) {

@@ -61,10 +61,7 @@ async function finish(ctx: Ctx, fault: string, connectorId: string, network: str
   const recoverS = Math.round((Date.now() - t0) / 100) / 10;
   const c = await ctx.stack.check(connectorId, network, syncIds.slice(-1));
   if (clean) await ctx.stack.clean(network);
-  // apps that exited to be restarted (a wedged database client) during the row
-  const restarted = ctx.stack.restarts.splice(0);
-  const notes = [note, restarted.length ? `restarted on request: ${restarted.join(', ')}` : ''].filter(Boolean).join('; ');
-  return { fault, recoverS, ...c, ...RECOVERED(c, notes) };
+  return { fault, recoverS, ...c, ...RECOVERED(c, note) };
 }
 
 export type WorkerKind = 'worker-fetch' | 'worker-parse' | 'worker-upsert';

@@ -31,8 +31,6 @@ export interface Check {
 
 export class Stack {
   readonly procs = new Map<string, ChildProcess>();
-  /** apps that exited 75 and were started again */
-  readonly restarts: string[] = [];
   readonly apiToken = randomBytes(24).toString('base64url');
   apiUrl = '';
   readonly store: Store;
@@ -90,14 +88,6 @@ export class Stack {
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    // exit 75 (EXIT_RESTART): the app asks to be started again, as docker compose's restart policy would
-    child.once('exit', (code) => {
-      if (code !== 75 || this.procs.get(name) !== child) return;
-      this.restarts.push(name);
-      setTimeout(() => {
-        if (this.procs.get(name) === child) void this.start(name, extraEnv).catch(() => undefined);
-      }, 1000);
-    });
     for (let i = 0; i < 600 && !started && child.exitCode === null; i++) await sleep(100);
     if (!started) throw new Error(`chaos: ${name} did not start: ${tail.slice(-600)}`);
   }

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@qpc/config';
 import { secretBoxFromConfig } from '@qpc/secrets';
-import { EXIT_RESTART, assertNoEviction, createLogger, createRedis, onShutdown, redactUrl, watchDatabase } from '@qpc/worker-kit';
+import { assertNoEviction, createLogger, createRedis, onShutdown, redactUrl, watchDatabase } from '@qpc/worker-kit';
 import { createClientProbe } from './qualys-probe-client.ts';
 import { createServer } from './server.ts';
 import { connectDeps } from './wiring.ts';
@@ -44,7 +44,7 @@ logger.info(
   'api listening',
 );
 
-// a client that stays unusable after the database returned exits 75 to be restarted (worker-kit's db-watch.ts)
+// a client that stays unusable after the database returned is reopened (worker-kit's db-watch.ts)
 const dbWatch =
   config.QPC_DB_WATCH_MS > 0
     ? watchDatabase({
@@ -53,10 +53,9 @@ const dbWatch =
         logger,
         intervalMs: config.QPC_DB_WATCH_MS,
         wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
-        onWedged: (reason) => void shutdown(reason, EXIT_RESTART),
       })
     : null;
-const shutdown = onShutdown(
+onShutdown(
   () => [
     { name: 'database watch', close: async () => dbWatch?.stop() },
     {

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { loadConfig } from '@qpc/config';
 import { QUEUES, closeBullmq, createEnqueuer, stageJobs } from '@qpc/jobs';
 import { connectStore, recoverStuckRuns } from '@qpc/store';
-import { EXIT_RESTART, assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat, watchDatabase } from '@qpc/worker-kit';
+import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat, watchDatabase } from '@qpc/worker-kit';
 import { scheduleReconciler, startReconciler } from './schedules.service.ts';
 
 const config = loadConfig(process.env);
@@ -38,7 +38,7 @@ const stopWatchdog = startReconciler(
 const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => healthy && redis.status === 'ready');
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'scheduler started');
 
-// a client that stays unusable after the database returned exits 75 to be restarted (worker-kit's db-watch.ts)
+// a client that stays unusable after the database returned is reopened (worker-kit's db-watch.ts)
 const dbWatch =
   config.QPC_DB_WATCH_MS > 0
     ? watchDatabase({
@@ -47,10 +47,9 @@ const dbWatch =
         logger,
         intervalMs: config.QPC_DB_WATCH_MS,
         wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
-        onWedged: (reason) => void shutdown(reason, EXIT_RESTART),
       })
     : null;
-const shutdown = onShutdown(
+onShutdown(
   () => [
     { name: 'database watch', close: async () => dbWatch?.stop() },
     { name: 'reconciler', close: stop },

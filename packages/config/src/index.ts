@@ -60,10 +60,10 @@ const schema = z.object({
   QPC_URBA_THRESHOLD: z.coerce.number().min(0).max(1).default(0.5),
   /** a run in progress not updated for this long, with no job of its own waiting or active, is stuck */
   QPC_STUCK_AFTER_MS: int(300_000, 1_000, 86_400_000),
-  /** worker apps ping the database this often (0: no watch) ... */
+  /** the apps ping the database through their client this often (0: no watch) ... */
   QPC_DB_WATCH_MS: int(10_000, 0, 600_000),
-  /** ... and when pings fail this long while a new connection answers, the app's client is wedged: it exits 75 to be restarted */
-  QPC_DB_WEDGED_AFTER_MS: int(60_000, 1_000, 3_600_000),
+  /** ... and when pings fail this long while a new connection answers, the client is wedged: it is reopened */
+  QPC_DB_WEDGED_AFTER_MS: int(30_000, 1_000, 3_600_000),
   /**
    * Downloaded report files kept per connector once their runs have ended: the newest N reports'
    * files (0: none). Files that a run still in progress needs are always kept.

@@ -48,18 +48,17 @@ export async function closeAll(closers: Closer[], timeoutMs: number, logger?: Lo
 export function onShutdown(
   closers: () => Closer[],
   opts: { timeoutMs: number; logger: Logger; exit?: (code: number) => void },
-): (reason: string, exitCode?: number) => Promise<void> {
+): (reason: string) => Promise<void> {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   let started: Promise<void> | undefined;
-  /** exitCode: the code of a clean shutdown (default 0; EXIT_RESTART asks the supervisor for a restart) */
-  const shutdown = (reason: string, exitCode = 0) => {
+  const shutdown = (reason: string) => {
     if (started) return started;
     opts.logger.info({ reason }, 'shutting down');
     started = closeAll(closers(), opts.timeoutMs, opts.logger)
       .then(
         () => {
           opts.logger.info('shut down cleanly');
-          return exitCode;
+          return 0;
         },
         (err: unknown) => {
           opts.logger.error({ err }, 'shutdown incomplete');

@@ -14,7 +14,7 @@ import { assertNoEviction, connectionOptions, createRedis } from './redis.ts';
 import { workerSettings, type RunWorkerOptions } from './run-worker.ts';
 import { onShutdown, type Closer } from './shutdown.ts';
 import { startHeartbeat } from './heartbeat.ts';
-import { EXIT_RESTART, watchDatabase } from './db-watch.ts';
+import { watchDatabase } from './db-watch.ts';
 
 export interface WorkerAppContext {
   config: Config;
@@ -82,6 +82,7 @@ export async function startWorkerApp(spec: WorkerAppSpec): Promise<WorkerApp> {
   // healthy while every worker runs: a worker that stopped leaves the heartbeat file to age
   const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => Object.values(workers).every((w) => w.isRunning()));
   logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX, dbMode: store.mode, bulkSize: store.bulkSize }, `${spec.name} started`);
+  // a client that stays unusable after the database returned is reopened (db-watch.ts)
   const dbWatch =
     config.QPC_DB_WATCH_MS > 0
       ? watchDatabase({
@@ -90,7 +91,6 @@ export async function startWorkerApp(spec: WorkerAppSpec): Promise<WorkerApp> {
           logger,
           intervalMs: config.QPC_DB_WATCH_MS,
           wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
-          onWedged: (reason) => void shutdown(reason, EXIT_RESTART),
         })
       : null;
   const closers = (): Closer[] => [
