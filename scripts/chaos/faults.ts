@@ -61,7 +61,10 @@ async function finish(ctx: Ctx, fault: string, connectorId: string, network: str
   const recoverS = Math.round((Date.now() - t0) / 100) / 10;
   const c = await ctx.stack.check(connectorId, network, syncIds.slice(-1));
   if (clean) await ctx.stack.clean(network);
-  return { fault, recoverS, ...c, ...RECOVERED(c, note) };
+  // apps whose database client was found wedged and reopened (db-watch) during the row
+  const reopened = ctx.stack.reopened.splice(0);
+  const notes = [note, reopened.length ? `database client reopened: ${reopened.join(', ')}` : ''].filter(Boolean).join('; ');
+  return { fault, recoverS, ...c, ...RECOVERED(c, notes) };
 }
 
 export type WorkerKind = 'worker-fetch' | 'worker-parse' | 'worker-upsert';

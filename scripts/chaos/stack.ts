@@ -31,6 +31,8 @@ export interface Check {
 
 export class Stack {
   readonly procs = new Map<string, ChildProcess>();
+  /** apps whose database watch found their client wedged and reopened it (drained by each row) */
+  readonly reopened: string[] = [];
   readonly apiToken = randomBytes(24).toString('base64url');
   apiUrl = '';
   readonly store: Store;
@@ -84,6 +86,7 @@ export class Stack {
       const text = d.toString('utf8');
       this.logs.write(text.replace(/^/gm, `${name} `).replace(new RegExp(`${name} $`), ''));
       tail = (tail + text).slice(-4000);
+      if (text.includes('database client wedged')) this.reopened.push(name);
       if (/ started"|api listening/.test(tail)) started = true;
     };
     child.stdout!.on('data', onData);
