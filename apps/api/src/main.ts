@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@qpc/config';
 import { secretBoxFromConfig } from '@qpc/secrets';
-import { assertNoEviction, createLogger, createRedis, onShutdown, redactUrl, watchDatabase } from '@qpc/worker-kit';
+import { assertNoEviction, createLogger, createRedis, onShutdown, redactUrl } from '@qpc/worker-kit';
 import { createClientProbe } from './qualys-probe-client.ts';
 import { createServer } from './server.ts';
 import { connectDeps } from './wiring.ts';
@@ -15,7 +15,7 @@ const secrets = secretBoxFromConfig(config);
 const budgetRedis = createRedis(config.REDIS_URL, 'client', logger);
 await assertNoEviction(budgetRedis);
 
-const { deps, close, mongo } = await connectDeps({
+const { deps, close } = await connectDeps({
   redisUrl: config.REDIS_URL,
   mongoUrl: config.MONGO_URL,
   prefix: config.QPC_QUEUE_PREFIX,
@@ -26,6 +26,8 @@ const { deps, close, mongo } = await connectDeps({
   qualys: createClientProbe({ redis: budgetRedis, keyPrefix: config.QPC_QUEUE_PREFIX, logger }),
   logger,
   sessionTtlS: config.QPC_SESSION_TTL_S,
+  // a client that stays unusable after the database returned is reopened (worker-kit's db-watch.ts)
+  dbWatch: config.QPC_DB_WATCH_MS > 0 ? { intervalMs: config.QPC_DB_WATCH_MS, wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS } : null,
 });
 const { app } = createServer({
   ...deps,
@@ -44,20 +46,8 @@ logger.info(
   'api listening',
 );
 
-// a client that stays unusable after the database returned is reopened (worker-kit's db-watch.ts)
-const dbWatch =
-  config.QPC_DB_WATCH_MS > 0
-    ? watchDatabase({
-        client: mongo,
-        url: config.MONGO_URL,
-        logger,
-        intervalMs: config.QPC_DB_WATCH_MS,
-        wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
-      })
-    : null;
 onShutdown(
   () => [
-    { name: 'database watch', close: async () => dbWatch?.stop() },
     {
       name: 'http',
       close: () =>

@@ -6,9 +6,8 @@
 import { Queue } from 'bullmq';
 import { QUEUES, closeBullmq, type QueueName } from '@qpc/jobs';
 import { connectStore } from '@qpc/store';
-import type { MongoClient } from 'mongodb';
 import type { SecretBox } from '@qpc/secrets';
-import { connectionOptions, createRedis, type Logger } from '@qpc/worker-kit';
+import { connectionOptions, createRedis, watchDatabase, type Logger } from '@qpc/worker-kit';
 import type { AuthTokens } from './auth.ts';
 import type { QualysProbe } from './qualys-probe.ts';
 import type { ServerDeps } from './server.ts';
@@ -26,11 +25,14 @@ export interface WiringOptions {
   logger: Logger;
   /** console session lifetime (QPC_SESSION_TTL_S) */
   sessionTtlS?: number;
+  /** the database watch (worker-kit's db-watch.ts: a wedged client is reopened); null: none */
+  dbWatch?: { intervalMs: number; wedgedAfterMs: number } | null;
 }
 
-export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDeps; close: () => Promise<void>; mongo: MongoClient }> {
+export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDeps; close: () => Promise<void> }> {
   const redis = createRedis(opts.redisUrl, 'producer', opts.logger);
   const { client, store } = await connectStore(opts.mongoUrl);
+  const dbWatch = opts.dbWatch ? watchDatabase({ client, url: opts.mongoUrl, logger: opts.logger, ...opts.dbWatch }) : null;
   const queues = {} as Record<QueueName, Queue>;
   for (const name of Object.values(QUEUES)) {
     const q = new Queue(name, { connection: connectionOptions(opts.redisUrl, 'producer'), prefix: opts.prefix });
@@ -50,9 +52,10 @@ export async function connectDeps(opts: WiringOptions): Promise<{ deps: ServerDe
     sessions: redisSessions(redis, opts.prefix, opts.sessionTtlS),
   };
   const close = async () => {
+    dbWatch?.stop();
     await Promise.allSettled(Object.values(queues).map((q) => closeBullmq(q)));
     redis.disconnect();
     await client.close();
   };
-  return { deps, close, mongo: client };
+  return { deps, close };
 }

@@ -65,6 +65,8 @@ export async function startApi(
     secrets,
     qualys: opts.qualys ?? unusedProbe,
     logger,
+    // as the API process runs it, with short periods: a client left wedged by a cut connection is reopened
+    dbWatch: { intervalMs: 250, wedgedAfterMs: 3000 },
   });
   t.teardown(close); // teardowns run last-registered first: after the server closes
   const { app, routes, openapi } = createServer({ ...deps, ...(opts.webDir ? { webDir: opts.webDir } : {}) });
