@@ -153,7 +153,7 @@ t.test('the threshold setting changes staleness; bad values are refused with the
   for (const bad of [0, -1, 367, '8']) {
     const r = await api.call('PATCH', `/api/connectors/${FR}`, { body: { staleAfterDays: bad } });
     t.equal(r.status, 400, `${JSON.stringify(bad)} refused`);
-    t.match(r.json.error.message, /^staleAfterDays: /, r.json.error.message);
+    t.match(r.json.error.message, /^staleAfterDays: must be a number of days greater than 0 and at most 366$/, r.json.error.message);
   }
   const made = await api.call('POST', '/api/connectors', {
     body: { name: 'fr-bad', url: sim.url, username: 'fresh', password: 'x', network: 'n', reportTitlePrefix: 'X', staleAfterDays: 400 },

@@ -12,6 +12,8 @@
 export const DEFAULT_STALE_AFTER_DAYS = 8;
 /** thresholds accepted: more than zero (fractions of a day allowed), at most a year */
 export const MAX_STALE_AFTER_DAYS = 366;
+/** what a valid staleAfterDays is, in the words every refusal uses */
+export const STALE_AFTER_DAYS_RULE = `must be a number of days greater than 0 and at most ${MAX_STALE_AFTER_DAYS}`;
 
 export class StaleAfterDaysError extends Error {
   override name = 'StaleAfterDaysError';
@@ -21,7 +23,7 @@ export class StaleAfterDaysError extends Error {
 /** A valid staleAfterDays, or a StaleAfterDaysError saying what is allowed. */
 export function validateStaleAfterDays(days: unknown): number {
   if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0 || days > MAX_STALE_AFTER_DAYS) {
-    throw new StaleAfterDaysError(`must be a number of days greater than 0 and at most ${MAX_STALE_AFTER_DAYS}`);
+    throw new StaleAfterDaysError(STALE_AFTER_DAYS_RULE);
   }
   return days;
 }

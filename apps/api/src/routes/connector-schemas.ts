@@ -1,6 +1,6 @@
 /** Request schemas of the connector routes; each message names its field (the path does). */
 import { z } from 'zod';
-import { MAX_STALE_AFTER_DAYS, ScheduleError, StaleAfterDaysError, validateSchedule, validateStaleAfterDays, type Schedule } from '@qpc/domain';
+import { MAX_STALE_AFTER_DAYS, STALE_AFTER_DAYS_RULE, ScheduleError, StaleAfterDaysError, validateSchedule, validateStaleAfterDays, type Schedule } from '@qpc/domain';
 
 const validTimezone = (tz: string) => {
   try {
@@ -104,9 +104,9 @@ const reportTitlePrefix = plainText(300);
 const urbaThreshold = z.number().gt(0).max(1);
 /** @qpc/domain's validateStaleAfterDays has the last word; the bounds are repeated for the OpenAPI document */
 const staleAfterDays = z
-  .number()
-  .gt(0)
-  .max(MAX_STALE_AFTER_DAYS)
+  .number({ error: STALE_AFTER_DAYS_RULE })
+  .gt(0, { message: STALE_AFTER_DAYS_RULE, abort: true })
+  .max(MAX_STALE_AFTER_DAYS, { message: STALE_AFTER_DAYS_RULE, abort: true })
   .superRefine((v, ctx) => {
     try {
       validateStaleAfterDays(v);
