@@ -83,14 +83,16 @@ const env = {
   QPC_BATCH_SIZE: process.env.QPC_BATCH_SIZE || '250',
 };
 
-// the demo scenario: one report, then the same title again as a changed copy (published before sync 2)
-const base = { id: '7001', title: 'QPC-DEMO Servers', launched: '-2d', seed: 7001, size: { hosts: 30, controls: 5, instancesPerControl: 1, policies: 1 }, generatedAt: '2026-11-18T10:00:00Z' };
+// the demo scenario: one report, then the same title again as a changed copy (published before sync 2);
+// generated when launched, so the console shows their data as fresh
+const generated = (days) => new Date(Math.floor(Date.now() / 1000 - days * 86400) * 1000).toISOString().replace('.000Z', 'Z');
+const base = { id: '7001', title: 'QPC-DEMO Servers', launched: '-2d', seed: 7001, size: { hosts: 30, controls: 5, instancesPerControl: 1, policies: 1 }, generatedAt: generated(2) };
 const changed = {
   id: '7002',
   title: 'QPC-DEMO Servers',
   launched: '-1d',
   derivedFrom: '7001',
-  generatedAt: '2026-11-19T10:00:00Z',
+  generatedAt: generated(1),
   mutations: [
     { type: 'flip', percent: 15 },
     { type: 'dropControls', cids: ['1001', '1002'], firstHosts: 10 },

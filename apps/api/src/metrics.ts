@@ -12,6 +12,8 @@ import type { Queue } from 'bullmq';
 export interface RunTotals {
   /** number of runs by state */
   byState: Record<string, number>;
+  /** ended runs (succeeded, partial, failed, no-new-report) by connector id, then by state */
+  endedByConnector: Record<string, Record<string, number>>;
   findingsCreated: number;
   findingsUpdated: number;
   findingsClosed: number;
@@ -24,6 +26,9 @@ export interface RunTotals {
 }
 
 export type RunTotalsSource = () => Promise<RunTotals>;
+
+/** Each connector's data freshness (apps/api/src/freshness.ts), read at scrape time. */
+export type FreshnessSource = () => Promise<{ id: string; name: string; dataAge: number | null; stale: boolean }[]>;
 
 const JOB_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'paused', 'prioritized', 'waiting-children'] as const;
 
@@ -41,7 +46,7 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
   });
 }
 
-export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTotalsSource; stuckRuns?: () => Promise<number> }): Registry {
+export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTotalsSource; stuckRuns?: () => Promise<number>; freshness?: FreshnessSource }): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'qpc_api_' });
 
@@ -94,6 +99,52 @@ export function createMetrics(opts: { queues: readonly Queue[]; runTotals: RunTo
     ['qpc_qualys_wait_seconds_total', 'seconds waited on Qualys limits', (t) => t.qualysWaitSeconds],
   ];
   for (const [name, help, read] of counters) mirroredCounter(registry, name, help, read, totals);
+  new Counter({
+    name: 'qpc_run_total',
+    help: 'runs ended, by connector id and outcome (succeeded, partial, failed, no-new-report)',
+    labelNames: ['connector', 'state'],
+    registers: [registry],
+    async collect() {
+      const t = await totals();
+      this.reset();
+      for (const [connector, states] of Object.entries(t.endedByConnector)) {
+        for (const [state, n] of Object.entries(states)) this.inc({ connector, state }, n);
+      }
+    },
+  });
+  if (opts.freshness) {
+    // one read per scrape, shared by both gauges
+    const source = opts.freshness;
+    let read: ReturnType<FreshnessSource> | undefined;
+    const rows = () => {
+      read ??= source().finally(() => {
+        setImmediate(() => {
+          read = undefined;
+        });
+      });
+      return read;
+    };
+    new Gauge({
+      name: 'qpc_connector_data_age_seconds',
+      help: "seconds since the connector's newest assessment (newest dataAsOf of its complete runs); absent until one is read",
+      labelNames: ['connector', 'name'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await rows()) if (r.dataAge !== null) this.set({ connector: r.id, name: r.name }, r.dataAge);
+      },
+    });
+    new Gauge({
+      name: 'qpc_connector_stale',
+      help: "1 when the connector's data is stale (older than its staleAfterDays, its last complete run read 0 hosts, or none read yet), else 0",
+      labelNames: ['connector', 'name'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await rows()) this.set({ connector: r.id, name: r.name }, r.stale ? 1 : 0);
+      },
+    });
+  }
   if (opts.stuckRuns) {
     const stuckRuns = opts.stuckRuns;
     new Gauge({

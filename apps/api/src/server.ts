@@ -20,6 +20,7 @@ import { RouteTable, type RegisteredRoute } from './routes/registry.ts';
 import { healthRoutes } from './routes/health.ts';
 import { apiRoutes } from './routes/index.ts';
 import { runTotalsFromDb } from './queries/run-totals.ts';
+import { allConnectorFreshness } from './freshness.ts';
 import type { QualysProbe } from './qualys-probe.ts';
 import type { SessionStore } from './sessions.ts';
 import { SESSION_PATH } from './routes/session.ts';
@@ -88,6 +89,8 @@ export function createServer(deps: ServerDeps): ApiServer {
     queues,
     runTotals: deps.runTotals ?? (() => runTotalsFromDb(deps.store.db)),
     stuckRuns: async () => (await findStuckRuns(deps.store, stageJobsOf(deps), deps.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS)).length,
+    freshness: async () =>
+      (await allConnectorFreshness(deps.store)).map((r) => ({ id: r.id, name: r.name, dataAge: r.freshness.dataAge, stale: r.freshness.stale })),
   });
   const table = new RouteTable(app);
   healthRoutes(table, { redis: deps.redis, db: deps.store.db, metrics });

@@ -1,6 +1,6 @@
 /** Connector list fields for the console (next runs, schedule in words, last run, data age) and the schedule preview. */
 import t from 'tap';
-import type { ReportDoc, RunDoc } from '@qpc/store';
+import type { RunDoc } from '@qpc/store';
 import { VIEWER, startApi } from './helpers.ts';
 
 const api = await startApi(t);
@@ -70,12 +70,15 @@ t.test('connector list and detail: next runs, schedule text, last run, data age'
   t.same(daily.nextRuns, expectedDaily(17 * HOUR, 3), 'also in the create answer');
 
   const now = Date.now();
-  const run = (id: string, createdAt: number, state: RunDoc['state']) =>
-    ({ _id: id, connectorId: daily.id, syncId: 's', reportId: id, attempt: 1, state, createdAt: new Date(createdAt), endedAt: state === 'succeeded' ? new Date(createdAt + 60_000) : null, counts: { findingsCreated: createdAt % 7 } }) as unknown as RunDoc;
-  await api.deps.store.col.runs.insertMany([run('r-old', now - 3 * DAY, 'succeeded'), run('r-new', now - DAY, 'failed'), run('r-mid', now - 2 * DAY, 'succeeded')]);
-  const report = (reportId: string, launchedAt: number | null, ingestedAt: number) =>
-    ({ _id: `${daily.id}:${reportId}`, connectorId: daily.id, reportId, title: 'PC', launchedAt: launchedAt === null ? null : new Date(launchedAt), runId: 'r', fileId: null, length: 1, sha256: 'x', ingestedAt: new Date(ingestedAt) }) as ReportDoc;
-  await api.deps.store.col.reports.insertMany([report('5', now - 5 * DAY, now - 3 * DAY), report('7', now - 2 * DAY - 3600_000, now - 2 * DAY), report('6', now - 4 * DAY, now - 1000)]);
+  const run = (id: string, createdAt: number, state: RunDoc['state'], dataAsOf: number) =>
+    ({ _id: id, connectorId: daily.id, syncId: 's', reportId: id, attempt: 1, state, createdAt: new Date(createdAt), endedAt: state === 'succeeded' ? new Date(createdAt + 60_000) : null, counts: { findingsCreated: createdAt % 7 }, dataAsOf: new Date(dataAsOf) }) as unknown as RunDoc;
+  // the newest run failed (its data does not count); the newest assessment is r-mid's, a report older than r-old's is read after it
+  await api.deps.store.col.runs.insertMany([
+    run('r-old', now - 3 * DAY, 'succeeded', now - 5 * DAY),
+    run('r-new', now - DAY, 'failed', now - 3600_000),
+    run('r-mid', now - 2 * DAY, 'succeeded', now - 2 * DAY - 3600_000),
+    run('r-older-report', now - 1.5 * DAY, 'succeeded', now - 6 * DAY),
+  ]);
 
   const list = await api.call('GET', '/api/connectors', { token: VIEWER });
   t.equal(list.status, 200);
@@ -84,13 +87,14 @@ t.test('connector list and detail: next runs, schedule text, last run, data age'
   t.same(a.nextRuns, expectedDaily(17 * HOUR, 3));
   t.equal(a.scheduleText, 'daily at 02:00 (Asia/Tokyo)');
   t.same(a.lastRun, { id: 'r-new', state: 'failed', startedAt: new Date(now - DAY).toISOString(), endedAt: null, counts: { findingsCreated: (now - DAY) % 7 } }, 'the newest run');
-  t.equal(a.dataAge.newestReportAt, new Date(now - 2 * DAY - 3600_000).toISOString(), 'the newest report by launch date');
-  t.ok(Math.abs(a.dataAge.seconds - (2 * DAY + 3600_000) / 1000) < 60, `${a.dataAge.seconds} s old`);
+  t.equal(a.dataAsOf, new Date(now - 2 * DAY - 3600_000).toISOString(), 'the newest assessment of the complete runs');
+  t.ok(Math.abs(a.dataAge - (2 * DAY + 3600_000) / 1000) < 60, `${a.dataAge} s old`);
+  t.same([a.stale, a.staleReason, a.staleAfterDays], [false, null, null], 'fresh under the default 8 days');
 
   t.same(b.nextRuns, [], 'on demand');
   t.equal(b.scheduleText, 'on demand only');
   t.equal(b.lastRun, null);
-  t.equal(b.dataAge, null);
+  t.same([b.dataAsOf, b.dataAge, b.stale, b.staleReason], [null, null, true, { code: 'NO_DATA', message: 'no complete run has read data yet' }]);
   t.same(c.nextRuns, [], 'disabled schedule');
   t.equal(c.scheduleText, 'on demand only (schedule daily at 02:00 (UTC) is disabled)');
 

@@ -1,6 +1,6 @@
 /** GET /api/overview and GET /api/connectors/:id/runs/chart over a small hand-counted data set. */
 import t from 'tap';
-import type { FindingDoc, ReportDoc, RunDoc } from '@qpc/store';
+import type { FindingDoc, RunDoc } from '@qpc/store';
 import { VIEWER, startApi } from './helpers.ts';
 
 const api = await startApi(t);
@@ -35,19 +35,17 @@ await api.deps.store.col.findings.insertMany(
   }) as unknown as FindingDoc),
 );
 
-const report = (connectorId: string, launchedAt: number) =>
-  ({ _id: `${connectorId}:r`, connectorId, reportId: 'r', title: 'PC', launchedAt: new Date(launchedAt), runId: 'x', fileId: null, length: 1, sha256: 'x', ingestedAt: new Date(launchedAt) }) as ReportDoc;
-await api.deps.store.col.reports.insertMany([report(A, now - 2 * HOUR), report(B, now - 8 * DAY)]);
-
-const run = (id: string, connectorId: string, state: RunDoc['state'], createdAt: number, counts: Partial<RunDoc['counts']> = {}) =>
+const run = (id: string, connectorId: string, state: RunDoc['state'], createdAt: number, counts: Partial<RunDoc['counts']> = {}, dataAsOf?: number) =>
   ({
     _id: id, connectorId, syncId: `s-${id}`, state, createdAt: new Date(createdAt), endedAt: new Date(createdAt + 60_000), counts,
+    ...(dataAsOf === undefined ? {} : { dataAsOf: new Date(dataAsOf) }),
     error: state === 'failed' || state === 'partial' ? { class: 'QUALYS_TIMEOUT', message: `run ${id} timed out`, stage: 'fetch', at: new Date(createdAt) } : null,
   }) as unknown as RunDoc;
 await api.deps.store.col.runs.insertMany([
-  run('ra-ok', A, 'succeeded', now - 3 * HOUR),
+  run('ra-ok', A, 'succeeded', now - 3 * HOUR, { hostsParsed: 3 }, now - 2 * HOUR),
   run('ra-failed', A, 'failed', now - DAY),
-  run('rb-partial', B, 'partial', now - 2 * DAY),
+  run('rb-ok', B, 'succeeded', now - 9 * DAY, { hostsParsed: 3 }, now - 9 * DAY),
+  run('rb-partial', B, 'partial', now - 2 * DAY, {}, now - 2 * DAY),
   run('rc-old', C, 'failed', now - 10 * DAY),
   ...Array.from({ length: 32 }, (_, i) =>
     run(`rd-${String(i).padStart(2, '0')}`, D, 'succeeded', now - (40 - i) * DAY, { findingsCreated: i, findingsClosed: 2 * i, findingsReopened: i % 3, urbaClosed: i % 2 })),
@@ -74,10 +72,12 @@ t.test('overview: posture per network, stale connectors, failed runs of the week
   t.same(b.policies, [{ policyId: 'P1', title: 'Policy P1', passed: 1, failed: 0, error: 0, passRate: 1 }]);
   t.same(b.topFailingControls, []);
 
-  const stale = r.json.staleConnectors as { id: string; name: string; dataAgeSeconds: number | null }[];
-  t.same(stale.map((s) => s.name), ['b-manual', 'c-never', 'd-chart'], 'daily with a 2 h old report is fresh');
-  t.ok(Math.abs(stale[0]!.dataAgeSeconds! - 8 * 24 * 3600) < 60);
+  const stale = r.json.staleConnectors as { id: string; name: string; dataAgeSeconds: number | null; staleReason: { code: string } }[];
+  t.same(stale.map((s) => s.name), ['b-manual', 'c-never', 'd-chart'], 'a 2 h old assessment is fresh');
+  t.ok(Math.abs(stale[0]!.dataAgeSeconds! - 9 * 24 * 3600) < 60, 'a partial run\'s newer data does not count');
+  t.equal(stale[0]!.staleReason.code, 'DATA_AGE');
   t.equal(stale[1]!.dataAgeSeconds, null, 'never ingested');
+  t.same(stale.map((s) => s.staleReason.code), ['DATA_AGE', 'NO_DATA', 'NO_DATA'], 'd-chart: complete runs that read no dated data');
 
   t.same(r.json.failedRuns7d.map((x: { id: string }) => x.id), ['ra-failed', 'rb-partial'], 'newest first, 10-day-old one left out');
   t.same(r.json.failedRuns7d[0], { id: 'ra-failed', connectorId: A, state: 'failed', endedAt: new Date(now - DAY + 60_000).toISOString(), error: { class: 'QUALYS_TIMEOUT', message: 'run ra-failed timed out', stage: 'fetch' } });

@@ -69,7 +69,20 @@ t.test('create, list, get, edit, test, delete', async (t) => {
 
   const l = await cli(['connectors', 'list']);
   t.equal(l.code, 0);
-  t.match(l.stdout, /^Prod\t[0-9a-f-]+\thttps:\/\/qualysapi.example\tcorp\tPC\tdaily\turba\n$/);
+  t.match(l.stdout, /^Prod\t[0-9a-f-]+\thttps:\/\/qualysapi.example\tcorp\tPC\tdaily\turba\tstale: no complete run has read data yet\n$/);
+
+  // the staleness threshold: set, refused by the API out of range, refused here when not a number, cleared
+  t.equal((await cli(['connectors', 'edit', 'Prod', '--stale-after-days', '3.5'])).code, 0);
+  t.equal((await deps.store.col.connectors.findOne({ _id: doc!._id }))?.staleAfterDays, 3.5);
+  const zero = await cli(['connectors', 'edit', 'Prod', '--stale-after-days', '0']);
+  t.equal(zero.code, 1);
+  t.match(zero.stderr, /staleAfterDays: /, zero.stderr);
+  const word = await cli(['connectors', 'edit', 'Prod', '--stale-after-days', 'soon']);
+  t.equal(word.code, 2);
+  t.match(word.stderr, /--stale-after-days takes a number of days or "default"/);
+  t.equal((await deps.store.col.connectors.findOne({ _id: doc!._id }))?.staleAfterDays, 3.5, 'refused values change nothing');
+  t.equal((await cli(['connectors', 'edit', 'Prod', '--stale-after-days', 'default'])).code, 0);
+  t.equal((await deps.store.col.connectors.findOne({ _id: doc!._id }))?.staleAfterDays, undefined, '"default" clears it');
   const g = await cli(['connectors', 'get', 'prod']);
   t.equal(JSON.parse(g.stdout).id, doc!._id, 'found by name, case-insensitive');
 

@@ -27,20 +27,3 @@ export function bytes(n: number | null | undefined): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
-
-const DAY_S = 86400;
-
-/**
- * The API's staleness rule (GET /api/overview's staleConnectors), so the badge and the Overview agree:
- * stale past two of the schedule's longest gaps (at least a day), 7 days when on demand, or no data.
- */
-export function isStale(dataAgeSeconds: number | null | undefined, nextRuns: readonly string[] = []): boolean {
-  if (dataAgeSeconds === null || dataAgeSeconds === undefined) return true;
-  let limit = 7 * DAY_S;
-  if (nextRuns.length >= 2) {
-    let gap = 0;
-    for (let i = 1; i < nextRuns.length; i++) gap = Math.max(gap, (Date.parse(nextRuns[i]!) - Date.parse(nextRuns[i - 1]!)) / 1000);
-    limit = Math.max(DAY_S, 2 * gap);
-  }
-  return dataAgeSeconds > limit;
-}

@@ -48,7 +48,12 @@ export interface Connector {
   nextRuns?: string[];
   scheduleText?: string;
   lastRun?: { id: string; state: string; startedAt: string | null; endedAt: string | null; counts: Partial<RunCounts> } | null;
-  dataAge?: { newestReportAt: string | null; seconds: number | null } | null;
+  staleAfterDays?: number | null;
+  /** newest assessment of the complete runs, its age in seconds, and whether (and why) that is stale */
+  dataAsOf?: string | null;
+  dataAge?: number | null;
+  stale?: boolean;
+  staleReason?: { code: string; message: string } | null;
 }
 
 export interface StageTiming {

@@ -22,22 +22,25 @@ const TITLE = 'QPC-WEB Servers';
 const NAME = 'Web journey connector';
 const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/screenshots');
 
+/** a generation date `hours` ago (the reports' headers carry it; the console's freshness counts from it) */
+const generated = (hours: number) => new Date(Date.now() - hours * 3600_000).toISOString();
 const stack = await startWebStack(t, {
   scenario: {
     user: { login: USER, password: CANARY },
     reports: [
-      { id: '7101', title: TITLE, launched: '-2d', seed: 7101, size: { hosts: 60, controls: 6, instancesPerControl: 1, policies: 1 } },
+      { id: '7101', title: TITLE, launched: '-2d', generatedAt: generated(48), seed: 7101, size: { hosts: 60, controls: 6, instancesPerControl: 1, policies: 1 } },
       {
         id: '7102',
         title: TITLE,
         launched: '-1d',
+        generatedAt: generated(24),
         derivedFrom: '7101',
         mutations: [
           { type: 'flip', percent: 25 },
           { type: 'dropControls', cids: ['1001', '1002'], firstHosts: 20 },
         ],
       },
-      { id: '7103', title: TITLE, launched: '-12h', derivedFrom: '7102', mutations: [{ type: 'flip', percent: 5 }] },
+      { id: '7103', title: TITLE, launched: '-12h', generatedAt: generated(12), derivedFrom: '7102', mutations: [{ type: 'flip', percent: 5 }] },
     ],
   },
 });
@@ -388,9 +391,21 @@ t.test('Integrations shows the last run and freshness; Overview shows the postur
   const text = await row.innerText();
   t.match(text, /daily at 02:30/, 'the schedule in words');
   t.match(text, /next \d{4}-\d\d-\d\d 02:30 UTC/, 'and its next run');
-  t.match(text, /fresh: \d+ h old/, 'the newest report is a day old: fresh for a daily schedule');
+  t.match(text, /data 1[23] h old/, 'the newest report was generated 12 h ago');
+  t.notMatch(text, /stale/, 'fresh under the default 8 days');
   await page.getByLabel('Search integrations').fill('Policy Compliance');
   await shot('integrations');
+
+  // a threshold under the data's age (6 h): the row turns stale and says why; back to the default, fresh again
+  t.equal((await stack.call('PATCH', `/api/connectors/${connectorId}`, { staleAfterDays: 0.25 })).status, 200);
+  await page.reload();
+  await waitFor(async () => /stale/.test(await row.innerText()), 20_000);
+  const staleText = await row.innerText();
+  t.match(staleText, /stale: data 1[23] h old/, 'a stale badge');
+  t.match(staleText, /the newest assessment is 1[23] h old, over the 0\.25 d threshold/, 'with the reason');
+  t.equal((await stack.call('PATCH', `/api/connectors/${connectorId}`, { staleAfterDays: null })).status, 200);
+  await page.reload();
+  await waitFor(async () => !/stale/.test(await row.innerText()), 20_000);
 
   await page.getByRole('link', { name: 'Overview' }).click();
   await page.getByRole('heading', { name: 'Network web-net' }).waitFor();

@@ -20,7 +20,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
-import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
+import { parseReport, ReportError, type FindingRecord, type HeaderRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
 import {
   advanceRun,
   createHostKeyResolver,
@@ -98,6 +98,17 @@ async function waitForWriters(store: Store, runId: string, maxPending: number, p
   await setWaiting(store, runId, null);
 }
 
+/**
+ * The newest assessment date a Policy Report carries: its header's generation date (GENERATION_DATETIME),
+ * as ISO 8601 UTC; null when the header has none or it is not a date.
+ */
+export function reportDataAsOf(header: Pick<HeaderRecord, 'generatedAt'> | null): string | null {
+  const v = header?.generatedAt;
+  if (!v) return null;
+  const at = new Date(v);
+  return Number.isNaN(at.getTime()) ? null : at.toISOString();
+}
+
 export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseResult> {
   const { store } = deps;
   let run = await getRun(store, runId);
@@ -142,6 +153,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   let findings: FindingRecord[] = [];
   let seq = 0;
   let summary: SummaryRecord | null = null;
+  let header: HeaderRecord | null = null;
   const rejected = new Map<RejectReason, number>();
   const pollMs = deps.pollMs ?? 100;
   const maxHostRecords = deps.maxHostRecords ?? hostRecordLimit();
@@ -209,6 +221,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
           case 'summary':
             summary = rec;
             break;
+          case 'header':
+            header = rec;
+            break;
           default:
             break;
         }
@@ -225,7 +240,20 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   const parse = {
     complete: parseError === null && s !== null,
     batches: seq,
-    summary: s ? { hosts: s.hosts, findings: s.findings, passed: s.passed, failed: s.failed, error: s.error, rejected: s.rejected, policies: s.policies, bytes: s.bytes, invalidUtf8: s.invalidUtf8 } : null,
+    summary: s
+      ? {
+          hosts: s.hosts,
+          findings: s.findings,
+          passed: s.passed,
+          failed: s.failed,
+          error: s.error,
+          rejected: s.rejected,
+          policies: s.policies,
+          bytes: s.bytes,
+          invalidUtf8: s.invalidUtf8,
+          dataAsOf: reportDataAsOf(header),
+        }
+      : null,
   };
   await setProgress(store, runId, { bytesParsed: bytes });
   const set: Record<string, unknown> = {

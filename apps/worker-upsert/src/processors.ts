@@ -21,7 +21,8 @@ export function upsertFinalFailure(deps: Pick<UpsertDeps, 'store' | 'enqueueFina
   return async (data, err) => {
     const cause = rootCause(err);
     if (cause instanceof StoreError && (cause.code === 'RUN_SUPERSEDED' || cause.code === 'SYNC_BUSY')) return;
-    await markBatchFailed(deps.store, data.runId, data.seq, `${err.name}: ${err.message}`);
+    // a wrapper made by runWorker (not retryable) names the original's class or code in its own message
+    await markBatchFailed(deps.store, data.runId, data.seq, cause !== err ? err.message : `${err.name}: ${err.message}`);
     await finalizeIfReady(deps.store, data.runId, deps.enqueueFinalize);
   };
 }

@@ -19,6 +19,7 @@ export interface NewConnector {
   autoUrba?: boolean;
   urbaDryRun?: boolean;
   urbaThreshold?: number;
+  staleAfterDays?: number;
 }
 
 export async function createConnector(store: Store, box: SecretBox, input: NewConnector, now = new Date()): Promise<ConnectorDoc> {
@@ -36,6 +37,7 @@ export async function createConnector(store: Store, box: SecretBox, input: NewCo
     autoUrba: input.autoUrba ?? false,
     ...(input.urbaDryRun !== undefined ? { urbaDryRun: input.urbaDryRun } : {}),
     ...(input.urbaThreshold !== undefined ? { urbaThreshold: input.urbaThreshold } : {}),
+    ...(input.staleAfterDays !== undefined ? { staleAfterDays: input.staleAfterDays } : {}),
     createdAt: now,
     updatedAt: now,
   };

@@ -57,6 +57,8 @@ export interface ConnectorDoc {
   urbaDryRun?: boolean;
   /** fraction of the network's open findings above which URBA stops (default: config, 0.5) */
   urbaThreshold?: number;
+  /** days after its newest assessment the connector's data is stale (default DEFAULT_STALE_AFTER_DAYS of @qpc/domain) */
+  staleAfterDays?: number;
   /**
    * Set while a delete is under way (a tombstone): the delete holds the connector's sync lock under
    * `lockId`, so no sync starts, and a delete that stopped half-way is finished by repeating it.
@@ -162,7 +164,12 @@ export interface RunDoc {
    */
   progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number; waiting?: RunWaiting | null };
   /** set once the parse finished: how many batches were emitted, and the report's own counts */
-  parse: { complete: boolean; batches: number; summary: Record<string, number> | null } | null;
+  parse: { complete: boolean; batches: number; summary: ParseSummary | null } | null;
+  /**
+   * The newest assessment date the run read (`parse.summary.dataAsOf`), set when the run ends; null when
+   * the source gave none. A connector's data age is counted from the newest of its complete runs'.
+   */
+  dataAsOf?: Date | null;
   /**
    * The downloaded report. `purgedAt`: when report retention (QPC_REPORT_RETENTION) removed the stored
    * file after the run ended; length and checksum stay as the record of what was read.
@@ -174,6 +181,19 @@ export interface RunDoc {
   /** times a failed or partial run was revived by a retried job */
   resumes: number;
   error: RunError | null;
+}
+
+/**
+ * What the parse read: the source's counts, and `dataAsOf`, the newest assessment date read (ISO 8601
+ * UTC; a Policy Report's generation date, a posture answer's newest evaluation date), null when the
+ * source gives none.
+ */
+export interface ParseSummary {
+  hosts?: number;
+  findings?: number;
+  rejected?: number;
+  dataAsOf?: string | null;
+  [k: string]: number | string | null | undefined;
 }
 
 /** The parse waits for `pending` staged batches to be written (backpressure, QPC_MAX_PENDING_BATCHES) since `since`. */

@@ -15,6 +15,14 @@ export interface FinalizeOptions {
   now?: Date;
 }
 
+/** The parse's newest assessment date as a date; null when absent or not a date. */
+export function dataAsOfOf(run: Pick<RunDoc, 'parse'>): Date | null {
+  const v = run.parse?.summary?.dataAsOf;
+  if (typeof v !== 'string') return null;
+  const at = new Date(v);
+  return Number.isNaN(at.getTime()) ? null : at;
+}
+
 export async function finalizeRun(store: Store, runId: string, opts: FinalizeOptions = {}): Promise<RunDoc> {
   const now = opts.now ?? new Date();
   const clock = Date.now();
@@ -45,7 +53,7 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   });
   const { stats: _s, ...counts } = await deriveCounts(store, run, { urbaClosed: urba.closed });
   const state: RunState = complete ? 'succeeded' : stats.done > 0 ? 'partial' : 'failed';
-  const set: Record<string, unknown> = { urba, review: urba.decision === 'threshold' };
+  const set: Record<string, unknown> = { urba, review: urba.decision === 'threshold', dataAsOf: dataAsOfOf(run) };
   for (const [k, v] of Object.entries(counts)) set[`counts.${k}`] = v;
   set['counts.docsWritten'] = stats.docsWritten + applied.docsWritten + urbaWritten;
   set['progress.batchesWritten'] = stats.done;

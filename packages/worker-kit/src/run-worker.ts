@@ -50,14 +50,34 @@ function isUnrecoverable(err: unknown): boolean {
   return err instanceof UnrecoverableError || (err as Error | undefined)?.name === 'UnrecoverableError';
 }
 
+/** Errors of the language itself: a bug in the code, which the same input hits again on every attempt. */
+const PROGRAMMING_ERRORS = new Set(['TypeError', 'ReferenceError', 'SyntaxError']);
+
 /**
- * An error that says retrying cannot help (`retryable: false`, as the Qualys client's and the store's
- * errors carry: bad credentials, a report file removed by retention ...) fails its job for good at once,
- * as an UnrecoverableError whose message names the code and whose cause is the original.
+ * A programming error (a TypeError, ReferenceError or SyntaxError thrown by the code itself) fails the
+ * same way on every attempt: retrying it for ten minutes only delays the run's end. One with a `cause`
+ * is a wrapper, not a bug: undici's fetch reports a refused or cut connection as `TypeError: fetch
+ * failed` / `terminated` with the socket error as its cause, and that stays retryable. An error marked
+ * `retryable: true` is retried whatever its class.
+ */
+export function isProgrammingError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if ((err as { retryable?: unknown }).retryable === true || err.cause !== undefined) return false;
+  return PROGRAMMING_ERRORS.has(err.name);
+}
+
+/**
+ * An error that says retrying cannot help fails its job for good at once, as an UnrecoverableError whose
+ * message names the code (or the error class) and whose cause is the original: one marked
+ * `retryable: false` (as the Qualys client's and the store's errors are: bad credentials, a report file
+ * removed by retention ...), and a programming error (isProgrammingError). Every other error (a database
+ * or Redis restarting, a busy database, a network blip) keeps the job's whole retry budget.
  */
 export function unrecoverable(err: unknown): unknown {
   const e = err as (Error & { code?: unknown; retryable?: unknown }) | undefined;
-  if (isUnrecoverable(err) || e?.retryable !== false) return err;
+  if (isUnrecoverable(err)) return err;
+  if (isProgrammingError(err)) return Object.assign(new UnrecoverableError(`${e!.name}: ${e!.message}`), { cause: err });
+  if (e?.retryable !== false) return err;
   const code = typeof e.code === 'string' && !e.message.startsWith(e.code) ? `${e.code}: ` : '';
   return Object.assign(new UnrecoverableError(`${code}${e.message}`), { cause: err });
 }

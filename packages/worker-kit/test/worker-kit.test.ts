@@ -140,6 +140,41 @@ t.test('an error marked retryable: false fails its job at once, with its code; a
   t.ok(causes.every((c) => c instanceof CodedError) && causes.length === 2, 'the final-failure handlers see the original errors');
 });
 
+t.test('a programming error fails its job at once; a wrapped network error and a database error keep the retry budget', async (t) => {
+  const attempts = new Map<string, number>();
+  const finals = new Map<string, Error>();
+  const queue = await upsertWorker(
+    t,
+    async (data) => {
+      attempts.set(data.runId, (attempts.get(data.runId) ?? 0) + 1);
+      switch (data.runId) {
+        case 'type-error': {
+          const record = null as unknown as { hostKey: string };
+          return { outcome: 'done', key: record.hostKey };
+        }
+        case 'reference-error':
+          throw new ReferenceError('notDefined is not defined');
+        case 'fetch-failed':
+          // what undici's fetch throws when the connection is refused
+          throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
+        default:
+          throw Object.assign(new Error('connection 3 to 127.0.0.1:27017 closed'), { name: 'MongoNetworkError' });
+      }
+    },
+    async (data, err) => void finals.set(data.runId, err),
+  );
+  for (const id of ['type-error', 'reference-error', 'fetch-failed', 'db-down']) {
+    await queue.add('upsert', { connectorId: 'c', runId: id, seq: 0 }, { jobId: id, attempts: 3 });
+  }
+  await waitFor(async () => (await Promise.all(['type-error', 'reference-error', 'fetch-failed', 'db-down'].map((id) => queue.getJobState(id)))).every((s) => s === 'failed'));
+  t.equal(attempts.get('type-error'), 1, 'TypeError: one attempt of 3');
+  t.equal(attempts.get('reference-error'), 1, 'ReferenceError: one attempt of 3');
+  t.equal(attempts.get('fetch-failed'), 3, 'a TypeError wrapping a socket error: every attempt');
+  t.equal(attempts.get('db-down'), 3, 'a database error: every attempt');
+  t.match((await queue.getJob('type-error'))?.failedReason, /^TypeError: Cannot read properties of null \(reading 'hostKey'\)/, 'the reason names the error class and message');
+  t.ok(rootCause(finals.get('type-error')) instanceof TypeError, 'the final-failure handler sees the original TypeError');
+});
+
 t.test('onFinalFailure: called once, on the last attempt only, with the handler\'s error', async (t) => {
   let attempts = 0;
   const calls: { data: unknown; err: Error; via: FinalFailureContext['via'] }[] = [];

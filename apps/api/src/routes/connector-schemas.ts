@@ -1,6 +1,6 @@
 /** Request schemas of the connector routes; each message names its field (the path does). */
 import { z } from 'zod';
-import { ScheduleError, validateSchedule, type Schedule } from '@qpc/domain';
+import { MAX_STALE_AFTER_DAYS, STALE_AFTER_DAYS_RULE, ScheduleError, StaleAfterDaysError, validateSchedule, validateStaleAfterDays, type Schedule } from '@qpc/domain';
 
 const validTimezone = (tz: string) => {
   try {
@@ -102,6 +102,20 @@ const network = plainText(100).refine((v) => !v.includes('.') && !v.startsWith('
 });
 const reportTitlePrefix = plainText(300);
 const urbaThreshold = z.number().gt(0).max(1);
+/** @qpc/domain's validateStaleAfterDays has the last word; the bounds are repeated for the OpenAPI document */
+const staleAfterDays = z
+  .number({ error: STALE_AFTER_DAYS_RULE })
+  .gt(0, { message: STALE_AFTER_DAYS_RULE, abort: true })
+  .max(MAX_STALE_AFTER_DAYS, { message: STALE_AFTER_DAYS_RULE, abort: true })
+  .superRefine((v, ctx) => {
+    try {
+      validateStaleAfterDays(v);
+    } catch (err) {
+      if (!(err instanceof StaleAfterDaysError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  })
+  .describe('days after its newest assessment the connector is stale (default 8)');
 
 export function createConnectorSchema(allowHttp: boolean) {
   return z.strictObject({
@@ -115,6 +129,7 @@ export function createConnectorSchema(allowHttp: boolean) {
     autoUrba: z.boolean().default(false),
     urbaDryRun: z.boolean().optional(),
     urbaThreshold: urbaThreshold.optional(),
+    staleAfterDays: staleAfterDays.optional(),
   });
 }
 
@@ -131,6 +146,8 @@ export function updateConnectorSchema(allowHttp: boolean) {
     autoUrba: z.boolean().optional(),
     urbaDryRun: z.boolean().optional(),
     urbaThreshold: urbaThreshold.nullable().optional(),
+    /** null: back to the default */
+    staleAfterDays: staleAfterDays.nullable().optional(),
   });
 }
 

@@ -37,6 +37,8 @@ export function connectorView(d: ConnectorDoc) {
     autoUrba: d.autoUrba,
     urbaDryRun: d.urbaDryRun ?? false,
     urbaThreshold: d.urbaThreshold ?? null,
+    /** the connector's own threshold, null: the default (DEFAULT_STALE_AFTER_DAYS) */
+    staleAfterDays: d.staleAfterDays ?? null,
     /** a delete was started and has not finished: repeat the DELETE to finish it */
     deleting: Boolean(d.deleting),
     createdAt: d.createdAt,
@@ -120,7 +122,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     handle: async ({ body }) => {
       const now = new Date();
       const _id = randomUUID();
-      const { password, urbaDryRun, urbaThreshold, ...rest } = body;
+      const { password, urbaDryRun, urbaThreshold, staleAfterDays, ...rest } = body;
       await checkQualysHost(deps, rest.url);
       const doc: ConnectorDoc = {
         _id,
@@ -129,6 +131,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
         ...encryptConnectorPassword(deps.secrets, _id, { url: rest.url, username: rest.username }, password),
         ...(urbaDryRun !== undefined ? { urbaDryRun } : {}),
         ...(urbaThreshold !== undefined ? { urbaThreshold } : {}),
+        ...(staleAfterDays !== undefined ? { staleAfterDays } : {}),
         createdAt: now,
         updatedAt: now,
       };
@@ -151,7 +154,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'get',
     path: '/api/connectors',
     tag: 'connectors',
-    summary: 'List connectors by name, each with its next runs, schedule in words, last run and data age',
+    summary: 'List connectors by name, each with its next runs, schedule in words, last run and data freshness (dataAsOf, dataAge in seconds, stale, staleReason)',
     role: 'viewer',
     query: pageQuery,
     handle: async ({ query }) => {
@@ -182,7 +185,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     responses: { 404: 'no such connector', 409: 'a connector with this name exists, or its URL changed meanwhile (EDIT_CONFLICT)' },
     handle: async ({ params, body }) => {
       const current = await findConnector(deps, params.id);
-      const { password, urbaThreshold, ...rest } = body;
+      const { password, urbaThreshold, staleAfterDays, ...rest } = body;
       const binding = { url: rest.url ?? current.url, username: rest.username ?? current.username };
       if (password === undefined) requirePasswordFor(current, binding);
       if (rest.url !== undefined) await checkQualysHost(deps, rest.url);
@@ -197,6 +200,8 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       if (password !== undefined) Object.assign(set, encryptConnectorPassword(deps.secrets, params.id, binding, password));
       if (urbaThreshold === null) unset.urbaThreshold = '';
       else if (urbaThreshold !== undefined) set.urbaThreshold = urbaThreshold;
+      if (staleAfterDays === null) unset.staleAfterDays = '';
+      else if (staleAfterDays !== undefined) set.staleAfterDays = staleAfterDays;
       try {
         // without a password, only over the URL and user the stored one is for (a concurrent edit may change them)
         const r = await connectors.findOneAndUpdate(

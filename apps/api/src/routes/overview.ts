@@ -1,6 +1,6 @@
 /**
  * The console's first page and a connector's chart: posture per network (open findings by severity,
- * pass rate per policy, most failing controls), stale connectors, failed runs of the last 7 days; and
+ * pass rate per policy, most failing controls), stale connectors (freshness.ts), failed runs of the last 7 days; and
  * per run of a connector what it created, closed and reopened.
  */
 import type { ConnectorDoc } from '@qpc/store';
@@ -13,18 +13,6 @@ import type { RouteTable } from './registry.ts';
 
 const DAY_S = 24 * 3600;
 const CHART_RUNS = 30;
-
-/**
- * A connector is stale when its newest report is older than two of its schedule's longest gaps (at
- * least a day: one missed slot is not yet news), or than 7 days when it syncs on demand only; or when
- * it has none at all.
- */
-export function staleAfterSeconds(nextRuns: readonly string[]): number {
-  if (nextRuns.length < 2) return 7 * DAY_S;
-  let gap = 0;
-  for (let i = 1; i < nextRuns.length; i++) gap = Math.max(gap, (Date.parse(nextRuns[i]!) - Date.parse(nextRuns[i - 1]!)) / 1000);
-  return Math.max(DAY_S, 2 * gap);
-}
 
 export function overviewRoutes(table: RouteTable, deps: ServerDeps) {
   const { connectors, runs, findings } = deps.store.col;
@@ -54,8 +42,8 @@ export function overviewRoutes(table: RouteTable, deps: ServerDeps) {
         networks: networks.map((network) => ({ network, connectors: byNetwork.get(network)!, ...posture.get(network)! })),
         staleConnectors: all
           .map((c, i) => ({ c, s: statuses[i]! }))
-          .filter(({ s }) => s.dataAge === null || s.dataAge.seconds > staleAfterSeconds(s.nextRuns))
-          .map(({ c, s }) => ({ id: c._id, name: c.name, dataAgeSeconds: s.dataAge?.seconds ?? null })),
+          .filter(({ s }) => s.stale)
+          .map(({ c, s }) => ({ id: c._id, name: c.name, dataAgeSeconds: s.dataAge, staleReason: s.staleReason })),
         failedRuns7d: failed.map((r) => ({
           id: r._id,
           connectorId: r.connectorId,

@@ -14,6 +14,8 @@ export function runView(d: RunDoc) {
     reportId: d.reportId,
     reportTitle: d.reportTitle,
     reportLaunchedAt: d.reportLaunchedAt,
+    /** the newest assessment date the run read (a report's generation date), once it ended */
+    dataAsOf: d.dataAsOf ?? null,
     attempt: d.attempt,
     network: d.network,
     state: d.state,

@@ -15,6 +15,7 @@ const USAGE = `usage: qpc connectors <command> [options]
          [--daily HH:MM | --hourly MM | --weekly DAY@HH:MM | --cron "m h dom mon dow"] [--tz ZONE] [--auto-urba]
   edit <name|id> [any create option; without --password-stdin the stored password is kept; a new --url or --username needs it]
          [--no-schedule] [--no-auto-urba]
+  create/edit: [--stale-after-days N]   days after its newest assessment the connector is stale (default 8; edit: "default" clears it)
   delete <name|id> [--purge]            removes the schedule; data stays unless --purge
   test <name|id>                        Test Credentials: login, Policy Compliance, matching reports
 common: --api <url>  (default http://$QPC_API_HOST:$QPC_API_PORT)  --json`;
@@ -80,6 +81,10 @@ export interface ConnectorView {
   reportTitlePrefix: string;
   schedule: { kind: string; enabled: boolean; timezone: string; [k: string]: unknown } | null;
   autoUrba: boolean;
+  staleAfterDays?: number | null;
+  dataAge?: number | null;
+  stale?: boolean;
+  staleReason?: { code: string; message: string } | null;
 }
 
 /** A connector by id or by name (case-insensitive), paging through the list. */
@@ -125,6 +130,7 @@ const options = {
   'no-schedule': { type: 'boolean' },
   'auto-urba': { type: 'boolean' },
   'no-auto-urba': { type: 'boolean' },
+  'stale-after-days': { type: 'string' },
   purge: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -160,12 +166,28 @@ async function fields(v: Values): Promise<Record<string, unknown>> {
   if (s !== undefined) body.schedule = s;
   if (v['auto-urba']) body.autoUrba = true;
   if (v['no-auto-urba']) body.autoUrba = false;
+  if (v['stale-after-days'] !== undefined) body.staleAfterDays = staleAfterDays(v['stale-after-days']);
   if (v['password-stdin']) body.password = await readStdin();
   return body;
 }
 
+/** A number of days (the API checks the range: over 0, at most 366), or "default" (null: the default, 8). */
+function staleAfterDays(text: string): number | null {
+  if (text.trim().toLowerCase() === 'default') return null;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--stale-after-days takes a number of days or "default", not ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** "fresh (3.2 d)", "stale: <reason>", or "-" from an API that does not say. */
+function freshnessText(c: ConnectorView): string {
+  if (c.stale === undefined) return '-';
+  if (c.stale) return `stale: ${c.staleReason?.message ?? 'unknown reason'}`;
+  return `fresh (${c.dataAge == null ? '?' : `${Math.floor((c.dataAge / 86400) * 10) / 10} d`})`;
+}
+
 const line = (c: ConnectorView) =>
-  [c.name, c.id, c.url, c.network, c.reportTitlePrefix, c.schedule && c.schedule.enabled ? c.schedule.kind : 'on-demand', c.autoUrba ? 'urba' : '-'].join('\t');
+  [c.name, c.id, c.url, c.network, c.reportTitlePrefix, c.schedule && c.schedule.enabled ? c.schedule.kind : 'on-demand', c.autoUrba ? 'urba' : '-', freshnessText(c)].join('\t');
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -208,6 +230,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'create': {
         const body = await fields(v);
         if (body.password === undefined) throw new UsageError('create needs --password-stdin (the password is read from stdin)');
+        if (body.staleAfterDays === null) delete body.staleAfterDays; // "default" is what a new connector has
         const c = (await api.call<ConnectorView>('POST', '/api/connectors', body)).body;
         if (v.json) out(c);
         else out(`created ${c.name} (${c.id})`);

@@ -7,7 +7,8 @@ import type { Connector, Page } from '../types.ts';
 import { useCanWrite } from '../session.tsx';
 import { ErrorBox, Loading } from '../components/error-box.tsx';
 import { DeleteConnector } from '../components/delete-connector.tsx';
-import { age, isStale, when } from '../format.ts';
+import { when } from '../format.ts';
+import { FreshnessBadge } from '../components/freshness-badge.tsx';
 
 const CATALOGUE = [
   {
@@ -100,7 +101,6 @@ function ConnectorRow({ c }: { c: Connector }) {
     mutationFn: () => api<{ joined: boolean; state: string }>('POST', `/api/connectors/${encodeURIComponent(c.id)}/sync`, {}),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['connectors'] }),
   });
-  const stale = isStale(c.dataAge?.seconds, c.nextRuns);
   const last = c.lastRun;
   return (
     <>
@@ -127,7 +127,7 @@ function ConnectorRow({ c }: { c: Connector }) {
           )}
         </td>
         <td>
-          <span className={`badge ${stale ? 'badge-stale' : 'badge-fresh'}`}>{stale ? `stale: ${age(c.dataAge?.seconds)}` : `fresh: ${age(c.dataAge?.seconds)}`}</span>
+          <FreshnessBadge c={c} />
         </td>
         <td className="actions">
           <Link className="button" to={`/integrations/${encodeURIComponent(c.id)}/history`} aria-label={`History of ${c.name}`}>

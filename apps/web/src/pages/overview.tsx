@@ -14,7 +14,7 @@ interface Overview {
     policies: { policyId: string; title: string | null; passed: number; failed: number; error: number; passRate: number | null }[];
     topFailingControls: { controlId: string; title: string | null; hosts: number }[];
   }[];
-  staleConnectors: { id: string; name: string; dataAgeSeconds: number | null }[];
+  staleConnectors: { id: string; name: string; dataAgeSeconds: number | null; staleReason?: { message: string } | null }[];
   failedRuns7d: { id: string; connectorId: string; state: string; endedAt: string | null; error: { class: string; message: string } | null }[];
 }
 
@@ -96,6 +96,7 @@ export function OverviewPage() {
                 {o.staleConnectors.map((c) => (
                   <li key={c.id}>
                     <Link to={`/integrations/${encodeURIComponent(c.id)}/history`}>{c.name}</Link>: {age(c.dataAgeSeconds)}
+                    {c.staleReason ? ` (${c.staleReason.message})` : ''}
                   </li>
                 ))}
               </ul>
