@@ -366,9 +366,9 @@ t.test('a failed run (Qualys answers an error instead of the report); Edit the c
   stack.sim.setFaults(null, '7103');
   await page.getByRole('link', { name: `History of ${NAME}` }).click();
   await page.getByRole('button', { name: `Retry run ${failedId}` }).click();
-  const outcome = page.getByText('Retry requested').or(page.locator(`tr[data-run="${failedId}"] [role=alert]`));
+  const outcome = page.getByText(/^Retry requested/).or(page.locator(`tr[data-run="${failedId}"] [role=alert]`));
   await outcome.first().waitFor();
-  t.equal(await outcome.first().innerText(), 'Retry requested');
+  t.equal(await outcome.first().innerText(), 'Retry requested: 1 failed job back in the queue', 'its failed fetch job is retried');
   // the worker that takes the retried job revives the run; the retried fetch logs in with the saved password (the edit kept it)
   await waitFor(async () => (await page.locator(`tr[data-run="${failedId}"]`).getAttribute('data-state')) !== 'failed', 120_000, 200);
   t.equal(await waitTopRun(['succeeded', 'failed', 'partial']), 'succeeded', 'the retried run succeeded');
