@@ -34,7 +34,7 @@ export function DataTable<T>({ label, columns, data, rowId, rowProps, busy, empt
   const table = useReactTable({ data, columns, getCoreRowModel: getCoreRowModel(), getRowId: (row, index) => rowId(row, index) });
   if (data.length === 0 && empty !== undefined) return <>{empty}</>;
   const t = (
-    <table aria-label={label} aria-busy={busy || undefined}>
+    <table aria-label={label} aria-busy={busy}>
       <thead>
         {table.getHeaderGroups().map((g) => (
           <tr key={g.id}>

@@ -1,4 +1,5 @@
 /** A connector's runs: live while one runs (polling), stage durations, counts, errors, Retry, board links, chart. */
+import { useEffect } from 'react';
 import { Link, useParams } from 'react-router';
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { createColumnHelper } from '@tanstack/react-table';
@@ -60,14 +61,19 @@ export function HistoryPage() {
  * run change, and every second while the run is going.
  */
 function RunsTable({ runs }: { runs: Run[] }) {
+  const qc = useQueryClient();
   const details = useQueries({
     queries: runs.map((r) => ({
-      queryKey: ['run', r.id, r.state, r.updatedAt],
+      queryKey: ['run-detail', r.id],
       queryFn: () => get<Run>(`/api/runs/${encodeURIComponent(r.id)}`),
       refetchInterval: TERMINAL.includes(r.state) ? (false as const) : 1000,
-      placeholderData: (prev: Run | undefined) => prev,
     })),
   });
+  // a run the list shows changed: read its detail again (the last one stays shown meanwhile)
+  const signature = runs.map((r) => `${r.id}:${r.state}:${r.updatedAt}`).join(',');
+  useEffect(() => {
+    void qc.invalidateQueries({ queryKey: ['run-detail'] });
+  }, [signature, qc]);
   // whichever of the two was read last is the truth (the list may overtake the detail's last poll)
   const merged = runs.map((r, i) => {
     const d = details[i]?.data;

@@ -1,4 +1,5 @@
 /** Hosts with filters kept in the URL, and a Host Detail pane (tags, sources, findings by severity). */
+import { useMemo, useRef } from 'react';
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { createColumnHelper } from '@tanstack/react-table';
@@ -60,6 +61,11 @@ export function HostsPage() {
     else next.delete('host');
     setParams(next);
   };
+  // stable column definitions (a cell renderer that changed identity would remount its cell); the
+  // button calls the current select through the ref
+  const selectRef = useRef(select);
+  selectRef.current = select;
+  const cols = useMemo(() => columns((id) => selectRef.current(id)), []);
   return (
     <>
       <h1>Hosts</h1>
@@ -84,7 +90,7 @@ export function HostsPage() {
             onNext={pager.next}
             onPrev={pager.prev}
           >
-            <DataTable label="Hosts" columns={columns(select)} data={hosts.data?.items ?? []} rowId={(h) => h.id} rowProps={(h) => ({ 'aria-selected': selected === h.id })} />
+            <DataTable label="Hosts" columns={cols} data={hosts.data?.items ?? []} rowId={(h) => h.id} rowProps={(h) => ({ 'aria-selected': selected === h.id })} />
           </ListBody>
         </div>
         {selected && <HostDetail id={selected} onClose={() => select(null)} />}

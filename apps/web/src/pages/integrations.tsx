@@ -1,5 +1,5 @@
 /** Integrations: the catalogue (search top right) and the configured connectors with their last run. */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { createColumnHelper } from '@tanstack/react-table';
@@ -59,6 +59,8 @@ function ConfiguredIntegrations() {
   const q = useQuery({ queryKey: ['connectors'], queryFn: () => get<Page<Connector>>('/api/connectors', { limit: 200 }), refetchInterval: 5000 });
   const [deleting, setDeleting] = useState<string | null>(null);
   const deletingOne = q.data?.items.find((c) => c.id === deleting);
+  // stable column definitions: a cell renderer that changed identity would remount its cell (and lose a Sync's answer)
+  const cols = useMemo(() => columns(setDeleting), []);
   return (
     <section aria-labelledby="configured-title">
       <h2 id="configured-title">Currently Configured Integrations</h2>
@@ -69,7 +71,7 @@ function ConfiguredIntegrations() {
           No connectors yet: <Link to="/integrations/new">configure one</Link>
         </p>
       )}
-      {q.data && q.data.items.length > 0 && <DataTable label="Configured integrations" columns={columns(setDeleting)} data={q.data.items} rowId={(c) => c.id} />}
+      {q.data && q.data.items.length > 0 && <DataTable label="Configured integrations" columns={cols} data={q.data.items} rowId={(c) => c.id} />}
       {deletingOne && <DeleteConnector connector={deletingOne} onClose={() => setDeleting(null)} />}
     </section>
   );

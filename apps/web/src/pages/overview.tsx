@@ -30,7 +30,14 @@ const POLICY_COLUMNS = [
   pc.accessor('passRate', { header: 'Pass rate', cell: (c) => pct(c.getValue()) }),
 ];
 const fc = createColumnHelper<Net['topFailingControls'][number]>();
-const controlColumns = (network: string) => [
+const controlColumnsOf = new Map<string, ReturnType<typeof makeControlColumns>>();
+/** one set per network, kept: a cell renderer that changed identity would remount its cells */
+const controlColumns = (network: string) => {
+  let c = controlColumnsOf.get(network);
+  if (!c) controlColumnsOf.set(network, (c = makeControlColumns(network)));
+  return c;
+};
+const makeControlColumns = (network: string) => [
   fc.display({
     id: 'control',
     header: 'Control failing on the most hosts',
