@@ -7,6 +7,10 @@
  * on MongoDB) streams them with a narrow projection and the counting happens here. FerretDB has no
  * $facet and pushes no filter down, so one aggregation per facet meant twelve full scans: 25 s on
  * 6,000 findings there, against one scan this way.
+ *
+ * On FerretDB even that one scan, and every sorted page, reads the whole collection per request: there
+ * the list and the facets come from the API's snapshot of the findings (queries/findings-view.ts),
+ * with the same filters, cursor and counting rules as the queries here.
  */
 import { z } from 'zod';
 import type { Collection, Filter } from 'mongodb';
@@ -190,9 +194,17 @@ function pageOfSnapshot(snap: FindingsSnapshot, q: Filters & { cursor?: string |
   const active = FINDING_FILTERS.filter((f) => q[f] !== undefined);
   const after = afterCursor(BY_ID, q.cursor) as { _id: { $gt: string } } | undefined;
   const from = after?._id.$gt;
+  // the first document after the cursor, by binary search on the sorted ids
+  let lo = 0;
+  let hi = snap.docs.length;
+  while (from !== undefined && lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (snap.docs[mid]!._id <= from) lo = mid + 1;
+    else hi = mid;
+  }
   const out: ViewDoc[] = [];
-  for (const d of snap.docs) {
-    if (from !== undefined && d._id <= from) continue;
+  for (let i = lo; i < snap.docs.length; i++) {
+    const d = snap.docs[i]!;
     if (!active.every((f) => passes(d as FacetDoc, f, q[f]!))) continue;
     out.push(d);
     if (out.length > q.limit) break;
