@@ -13,7 +13,8 @@
  * finalize its state) or deletes a connector (purge), so the newest run update, the number of runs and
  * the connectors' ids and update times change whenever findings can have. It is read per request from
  * the runs and connectors collections (small next to findings). A snapshot older than MAX_AGE_MS is
- * rebuilt in any case, and a changed one is rebuilt in the background once no run is in progress.
+ * read again in the background (it answers meanwhile), and a changed one is rebuilt in the background
+ * once no run is in progress.
  *
  * Rows keep their live parts: last seen comes from the assessments as on MongoDB (findings.ts).
  * Collections larger than 200,000 findings (ServerDeps.findingsViewMax) are not held: those requests
@@ -24,7 +25,7 @@ import { FINDING_FILTER_FIELDS } from '@qpc/store';
 
 export const DEFAULT_VIEW_MAX = 200_000;
 const MAX_AGE_MS = 5 * 60_000;
-const WARM_EVERY_MS = 2000;
+const WARM_EVERY_MS = 5000;
 
 /** The fields the list item and the facets need (history for the last status change). */
 export const VIEW_PROJECTION = {
@@ -104,8 +105,16 @@ export class FindingsView {
 
   private async at(version: string): Promise<FindingsSnapshot | null> {
     if (this.tooBig === version) return null;
-    if (this.snap && this.snap.version === version && Date.now() - this.snap.builtAt < MAX_AGE_MS) return this.snap;
+    if (this.snap && this.snap.version === version) {
+      // an old snapshot of the same version still answers; a fresh read replaces it in the background
+      if (Date.now() - this.snap.builtAt >= MAX_AGE_MS && !this.building) this.start(version).catch(() => undefined);
+      return this.snap;
+    }
     if (this.building?.version === version) return this.building.done;
+    return this.start(version);
+  }
+
+  private start(version: string): Promise<FindingsSnapshot | null> {
     const done = this.build(version).finally(() => {
       if (this.building?.done === done) this.building = null;
     });
