@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createStore, type RunDoc } from '@qpc/store';
 import { testMongo } from '@qpc/testing';
-import { FindingsView } from '../src/queries/findings-view.ts';
+import { FindingsView, openBySeverityOf } from '../src/queries/findings-view.ts';
 import { makeFindings, makeHosts, seedInventory } from './fixtures.ts';
 
 const { db } = await testMongo(t);
@@ -54,4 +54,18 @@ t.test('more findings than the cap: no snapshot (the live queries answer) until 
 
 t.test('MongoDB mode keeps its indexed queries: no snapshot', async (t) => {
   t.equal(await new FindingsView(createStore(db, { mode: 'mongodb' })).current(), null);
+});
+
+t.test("hosts' open findings by severity: the snapshot and the aggregation agree with the documents", async (t) => {
+  await runMoved('succeeded');
+  const ids = hosts.map((h) => h._id);
+  const docs = await store.col.findings.find({}).toArray();
+  const want = new Map(ids.map((id) => [id, {} as Record<string, number>]));
+  for (const f of docs) if (f.status === 'Open') want.get(f.hostId)![f.severity ?? 'Unset'] = (want.get(f.hostId)![f.severity ?? 'Unset'] ?? 0) + 1;
+  t.ok([...want.values()].some((m) => Object.keys(m).length > 1), 'the fixtures mix severities');
+  const fromSnapshot = await openBySeverityOf(store, new FindingsView(store), ids);
+  const mongoStore = createStore(db, { mode: 'mongodb' });
+  const fromAggregation = await openBySeverityOf(mongoStore, new FindingsView(mongoStore), ids);
+  t.same(Object.fromEntries(fromSnapshot), Object.fromEntries(want), 'snapshot (FerretDB mode)');
+  t.same(Object.fromEntries(fromAggregation), Object.fromEntries(want), 'one aggregation (MongoDB mode)');
 });
