@@ -49,6 +49,8 @@ export interface ServerDeps {
   urbaThreshold?: number;
   /** the console's built files (QPC_WEB_DIR; default apps/web/dist) */
   webDir?: string;
+  /** FerretDB mode: most findings the Host Findings snapshot holds (default 200,000; more: live queries) */
+  findingsViewMax?: number;
   /** read the run counters for /metrics (default: aggregate the runs collection) */
   runTotals?: RunTotalsSource;
 }

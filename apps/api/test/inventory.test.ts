@@ -141,13 +141,22 @@ t.test('paging is stable under concurrent writes', async (t) => {
     await api.deps.store.col.findings.updateMany({ network: 'net-a', controlId: '1001' }, { $set: { lastSeen: new Date(), status: round % 2 ? 'Closed' : 'Open' } });
     const clone = (id: string): FindingDoc => ({ ...findings[0]!, _id: id, network: 'net-a', findingKey: `new-${id}` });
     await api.deps.store.col.findings.insertMany([clone(`f000000-new-${round}`), clone(`zz-new-${round}`)]);
+    await writerProgressed();
   } while (cursor);
   const existing = seen.filter((id) => before.includes(id));
   t.same(existing, before, 'every document that existed is seen exactly once, in order');
   t.equal(new Set(seen).size, seen.length, 'no duplicates');
   t.ok(seen.some((id) => id.startsWith('zz-new-')), 'documents inserted ahead of the cursor show up');
   await api.deps.store.col.findings.deleteMany({ findingKey: /^new-/ });
+  await writerProgressed();
 });
+
+/**
+ * The pipeline writes findings only inside a run and moves that run's updatedAt as it does (FerretDB
+ * mode serves the list from a snapshot keyed on it): the writers of this test do the same.
+ */
+const writerProgressed = () =>
+  api.deps.store.col.runs.updateOne({ _id: 'inventory-writer' }, { $set: { updatedAt: new Date() } }, { upsert: true });
 
 t.test('hosts: every filter, paged to the end', async (t) => {
   const all = await pageAll(api, '/api/hosts', 7);
@@ -242,4 +251,37 @@ t.test("a host's last seen is its latest assessment, when later than its own wri
   const other = list.items.find((i) => i.id !== h._id);
   const otherDoc = await api.deps.store.col.hosts.findOne({ _id: other?.id as string });
   t.equal(other?.lastSeen, otherDoc?.lastSeen.toISOString(), 'a host not assessed since keeps its own date');
+});
+
+t.test("a finding's last changed is its last status change, not its last sighting", async (t) => {
+  const f = (await api.deps.store.col.findings.findOne({ _id: findings[4]!._id }))!;
+  const changed = new Date('2026-11-20T08:30:00Z');
+  const seen = new Date('2026-11-25T00:00:00Z');
+  await api.deps.store.col.findings.updateOne(
+    { _id: f._id },
+    { $set: { lastSeen: seen }, $push: { history: { at: changed, runId: 'run-9', from: 'Open', to: 'Closed', reason: 'passed' } } },
+  );
+  await writerProgressed();
+  t.teardown(async () => {
+    await api.deps.store.col.findings.replaceOne({ _id: f._id }, f);
+    await writerProgressed();
+  });
+  const list = await pageAll(api, `/api/findings?host=${f.hostId}`, 100);
+  const item = list.items.find((i) => i.id === f._id) as unknown as { lastChanged: string; lastSeen: string };
+  t.equal(item.lastChanged, changed.toISOString(), 'the newest history entry');
+  t.equal(item.lastSeen, seen.toISOString(), 'last seen is its own field');
+  const other = list.items.find((i) => i.id !== f._id) as unknown as { id: string; lastChanged: string };
+  const first = findings.find((x) => x._id === other.id)!;
+  t.equal(other.lastChanged, first.history[0]!.at.toISOString(), 'one history entry: its date');
+});
+
+t.test('the hosts list carries each host its open findings by severity (no request per host)', async (t) => {
+  const r = await api.call('GET', '/api/hosts?network=net-b&limit=7', { token: VIEWER });
+  t.equal(r.status, 200);
+  t.equal(r.json.items.length, 7);
+  for (const h of r.json.items as { id: string; openFindingsBySeverity: Record<string, number> }[]) {
+    const want: Record<string, number> = {};
+    for (const f of findings) if (f.hostId === h.id && f.status === 'Open') want[f.severity ?? 'Unset'] = (want[f.severity ?? 'Unset'] ?? 0) + 1;
+    t.same(h.openFindingsBySeverity, want, `host ${h.id}`);
+  }
 });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Worker } from 'bullmq';
 import { jobIds } from '@qpc/jobs';
-import type { RunDoc } from '@qpc/store';
+import type { ConnectorDoc, RunDoc } from '@qpc/store';
 import { waitFor } from '@qpc/testing';
 import { connectionOptions } from '@qpc/worker-kit';
 import { VIEWER, startApi } from './helpers.ts';
@@ -28,6 +28,16 @@ await api.deps.store.col.runs.insertMany([
   run('r-new', { connectorId: 'c2', state: 'succeeded', createdAt: new Date('2026-10-02T00:00:00Z'), error: null }),
   run('r-busy', { connectorId: 'c3' }),
   run('r-gone', { connectorId: 'c4' }),
+  run('r-del', { connectorId: 'c5' }),
+]);
+// the connectors the retries fall back on (c4 is gone, c5 is being deleted)
+const connector = (id: string, over: Partial<ConnectorDoc> = {}) =>
+  ({ _id: id, name: `conn ${id}`, nameLower: `conn ${id}`, network: 'n1', createdAt: new Date(), updatedAt: new Date(), ...over }) as ConnectorDoc;
+await api.deps.store.col.connectors.insertMany([
+  connector('c1'),
+  connector('c2'),
+  connector('c3'),
+  connector('c5', { deleting: { purge: false, lockId: 'l', at: new Date() } }),
 ]);
 await api.deps.store.col.syncLocks.insertOne({ _id: 'c3', syncId: 'another-sync', runIds: ['x'], at: new Date() });
 
@@ -72,28 +82,49 @@ t.test('a run shows its progress, the report size and its jobs linked into the b
   t.same((await api.call('GET', '/api/runs/r-ok', { token: VIEWER })).json.jobs, [], 'no job kept');
 });
 
-t.test('retry: the failed jobs of a failed run go back to the queue; refusals say why', async (t) => {
+t.test('retry: the failed jobs of a failed run go back to the queue; otherwise a sync of the connector, saying why', async (t) => {
   t.equal((await api.call('POST', '/api/runs/r1/retry', { token: VIEWER })).status, 403, 'admin only');
   const r = await api.call('POST', '/api/runs/r1/retry');
   t.equal(r.status, 202, r.text);
+  t.equal(r.json.action, 'retried-jobs');
   t.same(r.json.retried.map((j: { id: string }) => j.id).sort(), ['finalize-r1-1', 'upsert-r1-1']);
+  t.equal(r.json.sync, null);
+  t.match(r.json.message, /2 failed jobs back in the queue/);
   t.equal(await (await api.deps.queues.upsert.getJob('upsert-r1-1'))!.getState(), 'waiting', 'back in the queue');
   t.equal(await (await api.deps.queues.finalize.getJob('finalize-r1-1'))!.getState(), 'waiting');
   t.equal(await (await api.deps.queues.upsert.getJob('upsert-r1-0'))!.getState(), 'completed', 'done batches untouched');
 
+  // nothing failed is left (as after a failure in the sync or fetch stage): a fresh sync instead
   const again = await api.call('POST', '/api/runs/r1/retry');
-  t.equal(again.status, 409);
-  t.equal(again.json.error.code, 'NO_FAILED_JOBS');
+  t.equal(again.status, 202, again.text);
+  t.equal(again.json.action, 'started-sync');
+  t.same(again.json.retried, []);
+  t.match(again.json.message, /no failed job left.*started a new sync/);
+  const syncJob = await api.deps.queues.sync.getJob(again.json.sync.jobId);
+  t.ok(syncJob, 'the sync job is in the sync queue');
+  t.equal((syncJob!.data as { connectorId: string }).connectorId, 'c1');
+  const third = await api.call('POST', '/api/runs/r1/retry');
+  t.equal(third.json.action, 'joined-sync', 'a second retry joins the queued sync');
+  t.equal(third.json.sync.jobId, again.json.sync.jobId);
+
   const ok = await api.call('POST', '/api/runs/r-ok/retry');
+  t.equal(ok.status, 409);
   t.equal(ok.json.error.code, 'RUN_NOT_RETRYABLE');
   t.match(ok.json.error.message, /succeeded/);
   const old = await api.call('POST', '/api/runs/r-old/retry');
-  t.equal(old.status, 409);
-  t.equal(old.json.error.code, 'RUN_SUPERSEDED');
-  t.match(old.json.error.message, /r-new/);
+  t.equal(old.status, 202, old.text);
+  t.equal(old.json.action, 'started-sync', 'a superseded run: a sync, not its old jobs');
+  t.match(old.json.message, /r-new/);
+  t.equal((await api.deps.queues.sync.getJob(old.json.sync.jobId))!.data.connectorId, 'c2');
   const busy = await api.call('POST', '/api/runs/r-busy/retry');
-  t.equal(busy.json.error.code, 'SYNC_BUSY');
-  t.equal(await (await api.deps.queues.upsert.getJob('upsert-r-busy-0'))!.getState(), 'failed', 'a refused retry leaves the job as it was');
-  t.equal((await api.call('POST', '/api/runs/r-gone/retry')).json.error.code, 'NO_FAILED_JOBS');
+  t.equal(busy.status, 202, busy.text);
+  t.equal(busy.json.action, 'joined-sync', 'another sync is running: joined');
+  t.equal(busy.json.sync.syncId, 'another-sync');
+  t.equal(await (await api.deps.queues.upsert.getJob('upsert-r-busy-0'))!.getState(), 'failed', 'its old failed job is left as it was');
+  const gone = await api.call('POST', '/api/runs/r-gone/retry');
+  t.equal(gone.status, 409);
+  t.equal(gone.json.error.code, 'CONNECTOR_GONE');
+  const del = await api.call('POST', '/api/runs/r-del/retry');
+  t.equal(del.json.error.code, 'CONNECTOR_DELETING');
   t.equal((await api.call('POST', '/api/runs/none/retry')).status, 404);
 });

@@ -102,6 +102,8 @@ export interface Host {
   tags: string[];
   sources: string[];
   lastSeen: string;
+  /** list items: open findings by severity */
+  openFindingsBySeverity?: Record<string, number>;
   findingCounts?: { total: number; byStatus: Record<string, number>; bySeverity: Record<string, number>; byStatusAndSeverity: Record<string, Record<string, number>> };
 }
 
@@ -124,6 +126,8 @@ export interface Finding {
   scanner: string;
   tags: string[];
   lastSeen: string;
+  /** the last status change */
+  lastChanged: string | null;
 }
 
 export interface FindingDetail extends Finding {

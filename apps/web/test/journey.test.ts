@@ -369,13 +369,36 @@ t.test('a failed run (Qualys answers an error instead of the report); Edit the c
   stack.sim.setFaults(null, '7103');
   await page.getByRole('link', { name: `History of ${NAME}` }).click();
   await page.getByRole('button', { name: `Retry run ${failedId}` }).click();
-  const outcome = page.getByText('Retry requested').or(page.locator(`tr[data-run="${failedId}"] [role=alert]`));
+  const outcome = page.getByText(/^Retry requested/).or(page.locator(`tr[data-run="${failedId}"] [role=alert]`));
   await outcome.first().waitFor();
-  t.equal(await outcome.first().innerText(), 'Retry requested');
+  t.equal(await outcome.first().innerText(), 'Retry requested: 1 failed job back in the queue', 'its failed fetch job is retried');
   // the worker that takes the retried job revives the run; the retried fetch logs in with the saved password (the edit kept it)
   await waitFor(async () => (await page.locator(`tr[data-run="${failedId}"]`).getAttribute('data-state')) !== 'failed', 120_000, 200);
   t.equal(await waitTopRun(['succeeded', 'failed', 'partial']), 'succeeded', 'the retried run succeeded');
   t.equal(await page.locator('tr[data-run]').first().getAttribute('data-run'), failedId, 'the same run, revived');
+});
+
+t.test('a run that failed in the sync stage has no job to retry: Retry starts a new sync and says so', async (t) => {
+  // the saved password goes wrong (through the API): the sync's login fails for good before any report is fetched
+  t.equal((await stack.call('PATCH', `/api/connectors/${connectorId}`, { password: WRONG })).status, 200);
+  await page.getByRole('link', { name: 'Integrations', exact: true }).click();
+  await page.getByRole('button', { name: `Sync ${NAME}` }).click();
+  await page.getByRole('link', { name: `History of ${NAME}` }).click();
+  const before = await page.locator('tr[data-run]').count();
+  await waitFor(async () => (await page.locator('tr[data-run]').count()) > before, 120_000);
+  t.equal(await waitTopRun(['succeeded', 'failed', 'partial', 'no-new-report']), 'failed');
+  const failedId = (await page.locator('tr[data-run]').first().getAttribute('data-run')) ?? '';
+  const run = (await stack.call('GET', `/api/runs/${encodeURIComponent(failedId)}`)).json as { error: { stage: string }; jobs: unknown[] };
+  t.equal(run.error.stage, 'sync', 'failed in the sync stage');
+  t.same(run.jobs, [], 'with no job of its own to retry');
+
+  t.equal((await stack.call('PATCH', `/api/connectors/${connectorId}`, { password: CANARY })).status, 200);
+  await page.getByRole('button', { name: `Retry run ${failedId}` }).click();
+  const said = page.locator(`tr[data-run="${failedId}"] [role=status]`).or(page.locator(`tr[data-run="${failedId}"] [role=alert]`));
+  await said.first().waitFor();
+  t.match(await said.first().innerText(), /no failed job left.*started a new sync of the connector instead/, 'says it started a sync instead');
+  await waitFor(async () => (await page.locator('tr[data-run]').count()) > before + 1, 120_000);
+  t.match(await waitTopRun(['succeeded', 'failed', 'partial', 'no-new-report']), /^(succeeded|no-new-report)$/, 'the new sync ran with the right password');
 });
 
 interface OverviewJson {

@@ -9,6 +9,9 @@
  *   the matched documents one by one). The current state comes from one streaming read per run and
  *   worker, and changed documents are rewritten as journaled deleteMany + insertMany of whole documents
  *   in chunks of 1,000 (README, Recurring syncs, for the figures).
+ *   The API reads this mode too: there it serves the Host Findings list, its facet counts and the hosts'
+ *   open counts from a snapshot of the findings' list fields rebuilt once per data change
+ *   (apps/api/src/queries/findings-view.ts), as a sorted page or a $group reads every finding there.
  */
 import type { Db } from 'mongodb';
 

@@ -7,18 +7,23 @@
  * on MongoDB) streams them with a narrow projection and the counting happens here. FerretDB has no
  * $facet and pushes no filter down, so one aggregation per facet meant twelve full scans: 25 s on
  * 6,000 findings there, against one scan this way.
+ *
+ * On FerretDB even that one scan, and every sorted page, reads the whole collection per request: there
+ * the list and the facets come from the API's snapshot of the findings (queries/findings-view.ts),
+ * with the same filters, cursor and counting rules as the queries here.
  */
 import { z } from 'zod';
 import type { Collection, Filter } from 'mongodb';
 import type { AssessmentDoc, FindingDoc } from '@qpc/store';
 import { FINDING_FILTER_FIELDS } from '@qpc/store';
 import { notFound } from '../errors.ts';
-import { pageOf, type SortKey } from '../paging.ts';
+import { afterCursor, cursorAfter, pageOf, type Page, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
 import { countParam, pageQuery } from './common.ts';
 import { streamFindingsCsv } from './findings-export.ts';
+import { findingsViewOf, VIEW_PROJECTION, type FindingsSnapshot, type ViewDoc } from '../queries/findings-view.ts';
 
 const BY_ID: SortKey = { dir: 1 };
 const value = z.string().min(1).max(2000);
@@ -61,7 +66,17 @@ export function findingsMatch(q: Filters, except?: FindingFilter): Record<string
   return m;
 }
 
-export function findingItem(d: FindingDoc) {
+/**
+ * When the finding's status last changed: the newest entry of its status history (a finding written
+ * before history was kept: its first sighting).
+ */
+export function lastChangedOf(d: Pick<FindingDoc, 'history' | 'firstSeen'>): Date | null {
+  let at: Date | null = null;
+  for (const h of d.history ?? []) if (h.at instanceof Date && (!at || h.at > at)) at = h.at;
+  return at ?? d.firstSeen ?? null;
+}
+
+export function findingItem(d: ViewDoc) {
   return {
     id: d._id,
     network: d.network,
@@ -81,20 +96,19 @@ export function findingItem(d: FindingDoc) {
     scanner: d.scanner,
     tags: d.tags,
     lastSeen: d.lastSeen,
+    /** the last status change (history), not the last sighting */
+    lastChanged: lastChangedOf(d),
   };
 }
 
-const ITEM_PROJECTION = {
-  network: 1, hostId: 1, hostKey: 1, ip: 1, hostname: 1, policyId: 1, controlId: 1, title: 1, instance: 1, testStatus: 1,
-  status: 1, severity: 1, technology: 1, expected: 1, actual: 1, scanner: 1, tags: 1, lastSeen: 1,
-} as const;
+const ITEM_PROJECTION = VIEW_PROJECTION;
 
 /**
  * A finding's "last seen" is when a run last assessed its host x policy (the assessment's date): a re-sync
  * does not write a finding the report did not change. The finding's own date counts when later (documents
  * written before assessments carried a date). One read of the page's assessments.
  */
-async function withLastSeen<T extends { lastSeen: Date }>(assessments: Collection<AssessmentDoc>, docs: FindingDoc[], items: T[]): Promise<T[]> {
+async function withLastSeen<T extends { lastSeen: Date }>(assessments: Collection<AssessmentDoc>, docs: ViewDoc[], items: T[]): Promise<T[]> {
   if (docs.length === 0) return items;
   const scopes = [...new Map(docs.map((d) => [`${d.network}|${d.hostKey}|${d.policyId}`, { network: d.network, hostKey: d.hostKey, policyId: d.policyId }])).values()];
   const found = await assessments.find({ $or: scopes }, { projection: { network: 1, hostKey: 1, policyId: 1, at: 1 } }).toArray();
@@ -130,12 +144,22 @@ export async function countFacets(
   const match = active.length <= 1 ? {} : { $or: active.map((f) => findingsMatch(q, f)) };
   const projection: Record<string, 1 | 0> = { _id: 0 };
   for (const f of FINDING_FILTERS) projection[FINDING_FILTER_FIELDS[f]] = 1;
+  return countFacetsOf(findings.find(match as Filter<FindingDoc>, { projection, batchSize: 2000 }) as AsyncIterable<FacetDoc>, q, size);
+}
+
+/** The facet counts of the documents given (any superset of the facets' scopes; the others are skipped). */
+export async function countFacetsOf(
+  source: AsyncIterable<FacetDoc> | Iterable<FacetDoc>,
+  q: Filters,
+  size: number,
+): Promise<{ facets: Partial<Record<FindingFilter, FacetValue[]>>; truncated: FindingFilter[] }> {
+  const active = FINDING_FILTERS.filter((f) => q[f] !== undefined);
   const counts = new Map<FindingFilter, Map<string | null, number>>(FINDING_FILTERS.map((f) => [f, new Map()]));
   const inc = (m: Map<string | null, number>, v: unknown) => {
     const key = v === null || v === undefined ? null : String(v);
     m.set(key, (m.get(key) ?? 0) + 1);
   };
-  for await (const d of findings.find(match as Filter<FindingDoc>, { projection, batchSize: 2000 }) as AsyncIterable<FacetDoc>) {
+  for await (const d of source) {
     let failed: FindingFilter | undefined;
     let fails = 0;
     for (const f of active) {
@@ -165,8 +189,35 @@ export async function countFacets(
   return { facets, truncated };
 }
 
+/** One page of the snapshot under the filters, in _id order after the cursor (same cursor as pageOf). */
+function pageOfSnapshot(snap: FindingsSnapshot, q: Filters & { cursor?: string | undefined; limit: number }): Page<ViewDoc> {
+  const active = FINDING_FILTERS.filter((f) => q[f] !== undefined);
+  const after = afterCursor(BY_ID, q.cursor) as { _id: { $gt: string } } | undefined;
+  const from = after?._id.$gt;
+  // the first document after the cursor, by binary search on the sorted ids
+  let lo = 0;
+  let hi = snap.docs.length;
+  while (from !== undefined && lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (snap.docs[mid]!._id <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: ViewDoc[] = [];
+  for (let i = lo; i < snap.docs.length; i++) {
+    const d = snap.docs[i]!;
+    if (!active.every((f) => passes(d as FacetDoc, f, q[f]!))) continue;
+    out.push(d);
+    if (out.length > q.limit) break;
+  }
+  const more = out.length > q.limit;
+  const items = more ? out.slice(0, q.limit) : out;
+  const last = items[items.length - 1];
+  return { items, next: more && last ? cursorAfter(BY_ID, last) : null };
+}
+
 export function findingRoutes(table: RouteTable, deps: ServerDeps) {
   const { findings, hosts, assessments } = deps.store.col;
+  const view = findingsViewOf(deps.store, deps.findingsViewMax);
 
   table.add({
     method: 'get',
@@ -176,7 +227,10 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'viewer',
     query: findingsQuery,
     handle: async ({ query }) => {
-      const page = await pageOf(findings, BY_ID, query, (d) => d, findingsMatch(query), { projection: ITEM_PROJECTION });
+      const snap = await view.current();
+      const page = snap
+        ? pageOfSnapshot(snap, query)
+        : await pageOf(findings, BY_ID, query, (d) => d as ViewDoc, findingsMatch(query), { projection: ITEM_PROJECTION });
       return { ...page, items: await withLastSeen(assessments, page.items, page.items.map(findingItem)) };
     },
   });
@@ -189,10 +243,17 @@ export function findingRoutes(table: RouteTable, deps: ServerDeps) {
     role: 'viewer',
     query: facetsQuery,
     handle: async ({ query }) => {
-      const { facets, truncated } = await countFacets(findings, query, query.size);
+      const snap = await view.current();
+      const { facets, truncated } = snap ? await countFacetsOf(snap.docs as FacetDoc[], query, query.size) : await countFacets(findings, query, query.size);
       const hostFacet = facets.host ?? [];
       const ids = hostFacet.map((h) => h.value).filter((v): v is string => v !== null);
-      if (ids.length) {
+      if (snap) {
+        // the findings carry their host's ip and hostname (a $in on hosts reads them all on FerretDB)
+        const want = new Set(ids);
+        const label = new Map<string, string>();
+        for (const d of snap.docs) if (want.has(d.hostId) && !label.has(d.hostId)) label.set(d.hostId, [d.ip, d.hostname].filter(Boolean).join(' '));
+        for (const h of hostFacet) if (h.value !== null && label.has(h.value)) h.label = label.get(h.value) ?? '';
+      } else if (ids.length) {
         const found = await hosts.find({ _id: { $in: ids } }, { projection: { ip: 1, hostname: 1 } }).toArray();
         const label = new Map(found.map((h) => [h._id, [h.ip, h.hostname].filter(Boolean).join(' ')]));
         for (const h of hostFacet) if (h.value !== null && label.has(h.value)) h.label = label.get(h.value) ?? '';

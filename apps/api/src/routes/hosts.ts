@@ -8,6 +8,7 @@ import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
+import { findingsViewOf, openBySeverityOf } from '../queries/findings-view.ts';
 
 const BY_ID: SortKey = { dir: 1 };
 const value = z.string().min(1).max(500);
@@ -82,12 +83,16 @@ export function hostRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'get',
     path: '/api/hosts',
     tag: 'inventory',
-    summary: 'Hosts (filters: network, scanner, tag, q = IP or hostname prefix)',
+    summary: "Hosts (filters: network, scanner, tag, q = IP or hostname prefix), each with its open findings by severity",
     role: 'viewer',
     query: hostsQuery,
     handle: async ({ query }) => {
       const page = await pageOf(hosts, BY_ID, query, (d) => d, hostsFilter(query));
-      return { ...page, items: await withHostLastSeen(assessments, page.items, page.items.map(hostView)) };
+      const [items, open] = await Promise.all([
+        withHostLastSeen(assessments, page.items, page.items.map(hostView)),
+        openBySeverityOf(deps.store, findingsViewOf(deps.store, deps.findingsViewMax), page.items.map((h) => h._id)),
+      ]);
+      return { ...page, items: items.map((h) => ({ ...h, openFindingsBySeverity: open.get(h.id) ?? {} })) };
     },
   });
   table.add({

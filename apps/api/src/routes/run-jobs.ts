@@ -8,6 +8,7 @@ import type { Job } from 'bullmq';
 import { BOARD_PATH } from '../board.ts';
 import { conflict } from '../errors.ts';
 import type { ServerDeps } from '../server.ts';
+import { requestSync, type SyncAnswer } from './sync.ts';
 
 /** upsert jobs looked up per run at most (a run of a million findings has ~1,000 batches) */
 const MAX_BATCH_JOBS = 5000;
@@ -43,12 +44,31 @@ export async function runJobs(deps: ServerDeps, run: RunDoc): Promise<{ job: Job
   return found.filter((j) => j !== null);
 }
 
+export type RetryAction = 'retried-jobs' | 'started-sync' | 'joined-sync';
+
+export interface RetryAnswer {
+  runId: string;
+  action: RetryAction;
+  /** the failed jobs put back in their queues (retried-jobs) */
+  retried: { queue: QueueName; id: string; url: string }[];
+  /** the sync started or joined instead (started-sync, joined-sync) */
+  sync: SyncAnswer | null;
+  /** what was done, in words (the console shows it) */
+  message: string;
+}
+
 /**
- * Retry a failed or partial run's failed jobs, as the board's Retry does; the worker that takes a
- * retried job revives the run (reviveRun in @qpc/store, which has the last word). The refusals reviveRun
- * would give are checked first, so the console shows the reason instead of a job failing again.
+ * Retry of a failed or partial run: its failed jobs go back to their queues, as the board's Retry does;
+ * the worker that takes a retried job revives the run (reviveRun in @qpc/store, which has the last word).
+ *
+ * When the run's jobs cannot be retried, the sensible retry is a fresh sync of the connector, and the
+ * answer says so (action, message):
+ * - no failed job is left (a failure in the sync or fetch stage ends its job, a failed job is kept 14 days);
+ * - a later run of the connector has written since (retrying would undo its statuses);
+ * - another sync of the connector is running: that one is joined, not a second started.
+ * Refused (409): a run that is not failed or partial, a connector deleted or being deleted.
  */
-export async function retryRun(deps: ServerDeps, run: RunDoc) {
+export async function retryRun(deps: ServerDeps, run: RunDoc): Promise<RetryAnswer> {
   if (run.state !== 'failed' && run.state !== 'partial') {
     throw conflict('RUN_NOT_RETRYABLE', `run ${run._id} is ${run.state}: only failed or partial runs are retried`);
   }
@@ -61,20 +81,32 @@ export async function retryRun(deps: ServerDeps, run: RunDoc) {
     },
     { projection: { _id: 1, reportId: 1 } },
   );
-  if (later) {
-    throw conflict(
-      'RUN_SUPERSEDED',
-      `a later run of this connector (run ${later._id}, report ${later.reportId}) has written since; retrying would undo its statuses: sync the connector instead`,
-    );
-  }
+  if (later) return syncInstead(deps, run, `a later run of this connector (run ${later._id}, report ${later.reportId}) has written since, so its jobs are not retried (that would undo its statuses)`);
   const lock = await deps.store.col.syncLocks.findOne({ _id: run.connectorId });
-  if (lock && lock.syncId !== run.syncId) {
-    throw conflict('SYNC_BUSY', `connector ${run.connectorId} is syncing (sync ${lock.syncId}); retry once that sync has ended`);
-  }
+  if (lock && lock.syncId !== run.syncId) return syncInstead(deps, run, `connector ${run.connectorId} is syncing (sync ${lock.syncId})`);
   const failed = (await runJobs(deps, run)).filter((j) => j.view.state === 'failed');
-  if (failed.length === 0) {
-    throw conflict('NO_FAILED_JOBS', `run ${run._id} has no failed job left in the queues (failed jobs are kept 14 days): sync the connector instead`);
-  }
+  if (failed.length === 0) return syncInstead(deps, run, `run ${run._id} has no failed job left to retry (its failure ended its jobs, or they are no longer kept)`);
   for (const { job } of failed) await job.retry('failed');
-  return { runId: run._id, retried: failed.map(({ view }) => ({ queue: view.queue, id: view.id, url: view.url })) };
+  return {
+    runId: run._id,
+    action: 'retried-jobs',
+    retried: failed.map(({ view }) => ({ queue: view.queue, id: view.id, url: view.url })),
+    sync: null,
+    message: `Retry requested: ${failed.length} failed job${failed.length === 1 ? '' : 's'} back in the queue`,
+  };
+}
+
+async function syncInstead(deps: ServerDeps, run: RunDoc, why: string): Promise<RetryAnswer> {
+  const connector = await deps.store.col.connectors.findOne({ _id: run.connectorId });
+  if (!connector) throw conflict('CONNECTOR_GONE', `${why}; connector ${run.connectorId} no longer exists, so no sync can replace the retry`);
+  if (connector.deleting) throw conflict('CONNECTOR_DELETING', `${why}; connector ${run.connectorId} is being deleted, so no sync can replace the retry`);
+  const sync = await requestSync(deps, connector, { reingest: false });
+  const joined = sync.joined;
+  return {
+    runId: run._id,
+    action: joined ? 'joined-sync' : 'started-sync',
+    retried: [],
+    sync,
+    message: `${why}: ${joined ? `joined the sync already ${sync.state}` : 'started a new sync of the connector instead'}`,
+  };
 }

@@ -104,11 +104,14 @@ export function runRoutes(table: RouteTable, deps: ServerDeps) {
     method: 'post',
     path: '/api/runs/:id/retry',
     tag: 'runs',
-    summary: "Retry a failed or partial run's failed jobs (as Bull Board's Retry); 409 with the reason when it cannot be",
+    summary:
+      "Retry a failed or partial run: its failed jobs back in their queues (as Bull Board's Retry, action retried-jobs); when none can be " +
+      'retried (none left, a later run has written since, another sync is running) a sync of the connector is started or joined instead ' +
+      '(action started-sync or joined-sync, message says why)',
     role: 'admin',
     params: idParams,
     status: 202,
-    responses: { 404: 'no such run', 409: 'not retryable: RUN_NOT_RETRYABLE, RUN_SUPERSEDED, SYNC_BUSY or NO_FAILED_JOBS' },
+    responses: { 404: 'no such run', 409: 'RUN_NOT_RETRYABLE (not failed or partial), CONNECTOR_GONE or CONNECTOR_DELETING' },
     handle: async ({ params }) => retryRun(deps, await findRun(params.id)),
   });
   table.add({

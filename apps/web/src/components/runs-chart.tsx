@@ -1,4 +1,7 @@
-/** Per-run created / closed / reopened / URBA-closed bars, and open findings by severity, as plain SVG (no chart library: a few KB). */
+/** Per-run created / closed / reopened / URBA-closed bars (visx: d3 scales, SVG shapes), and open findings by severity. */
+import { Bar, Line } from '@visx/shape';
+import { Group } from '@visx/group';
+import { scaleBand, scaleLinear } from '@visx/scale';
 import { SEVERITIES } from '../types.ts';
 
 export interface ChartPoint {
@@ -18,33 +21,35 @@ const SERIES = [
 ] as const;
 
 export function RunsChart({ points }: { points: ChartPoint[] }) {
-  const max = Math.max(1, ...points.flatMap((p) => SERIES.map((s) => p[s.key])));
-  const groupW = 48;
-  const barW = 10;
   const h = 140;
-  const w = Math.max(200, points.length * groupW + 40);
+  const left = 40;
+  const w = Math.max(200, points.length * 48 + left);
+  const max = Math.max(1, ...points.flatMap((p) => SERIES.map((s) => p[s.key])));
+  const runScale = scaleBand<string>({ domain: points.map((p) => p.runId), range: [left, w], paddingInner: 0.2 });
+  const seriesScale = scaleBand<string>({ domain: SERIES.map((s) => s.key), range: [0, runScale.bandwidth()], padding: 0.05 });
+  const y = scaleLinear<number>({ domain: [0, max], range: [h, 10] });
   return (
     <figure className="chart">
       <svg role="img" aria-labelledby="runs-chart-title" width={w} height={h + 30} viewBox={`0 0 ${w} ${h + 30}`}>
         <title id="runs-chart-title">Findings created, closed, reopened and URBA-closed per run, oldest first</title>
-        <line x1={30} y1={h} x2={w} y2={h} stroke="#555" />
+        <Line from={{ x: 30, y: h }} to={{ x: w, y: h }} stroke="#555" />
         <text x={0} y={12} fontSize={10}>
           {max}
         </text>
         {points.map((p, i) => (
-          <g key={p.runId} transform={`translate(${40 + i * groupW},0)`}>
-            {SERIES.map((s, j) => {
-              const bh = (p[s.key] / max) * (h - 10);
+          <Group key={p.runId} left={runScale(p.runId) ?? 0}>
+            {SERIES.map((s) => {
+              const top = y(p[s.key]);
               return (
-                <rect key={s.key} x={j * barW} y={h - bh} width={barW - 1} height={bh} fill={s.color} data-series={s.key} data-value={p[s.key]}>
+                <Bar key={s.key} x={seriesScale(s.key) ?? 0} y={top} width={seriesScale.bandwidth()} height={h - top} fill={s.color} data-series={s.key} data-value={p[s.key]}>
                   <title>{`${s.label}: ${p[s.key]} (run of ${p.at})`}</title>
-                </rect>
+                </Bar>
               );
             })}
             <text x={0} y={h + 14} fontSize={9}>
               #{i + 1}
             </text>
-          </g>
+          </Group>
         ))}
       </svg>
       <figcaption>

@@ -5,6 +5,16 @@ import { get } from '../api.ts';
 import type { FindingDetail } from '../types.ts';
 import { ErrorBox, Loading } from '../components/error-box.tsx';
 import { when } from '../format.ts';
+import { createColumnHelper } from '@tanstack/react-table';
+import { DataTable } from '../components/data-table.tsx';
+
+const hc = createColumnHelper<FindingDetail['history'][number]>();
+const HISTORY_COLUMNS = [
+  hc.accessor('at', { header: 'When', cell: (c) => when(c.getValue()) }),
+  hc.display({ id: 'change', header: 'Change', cell: ({ row: { original: h } }) => `${h.from ?? 'new'} → ${h.to}` }),
+  hc.accessor('reason', { header: 'Reason' }),
+  hc.accessor('runId', { header: 'Run' }),
+];
 
 export function FindingDetailPage() {
   const { id = '' } = useParams();
@@ -66,28 +76,7 @@ export function FindingDetailPage() {
           <section aria-labelledby="fd-hist">
             <h2 id="fd-hist">History</h2>
             <p>First seen {when(f.firstSeen)}.</p>
-            <table aria-label="Status history">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Change</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Run</th>
-                </tr>
-              </thead>
-              <tbody>
-                {f.history.map((h, i) => (
-                  <tr key={i}>
-                    <td>{when(h.at)}</td>
-                    <td>
-                      {h.from ?? 'new'} → {h.to}
-                    </td>
-                    <td>{h.reason}</td>
-                    <td>{h.runId}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable label="Status history" columns={HISTORY_COLUMNS} data={f.history} rowId={(_h, i) => String(i)} wrap={false} />
           </section>
         </>
       )}

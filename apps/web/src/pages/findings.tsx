@@ -3,12 +3,15 @@
  * hold the rows back); filters live in the URL. The browser's performance marks time both for the bench.
  */
 import { useEffect } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
+import { createColumnHelper } from '@tanstack/react-table';
 import { get, withQuery } from '../api.ts';
 import type { FacetValue, Finding, Page } from '../types.ts';
-import { ErrorBox, Loading } from '../components/error-box.tsx';
-import { Pager, usePager } from '../components/pager.tsx';
+import { ErrorBox } from '../components/error-box.tsx';
+import { usePager } from '../components/pager.tsx';
+import { DataTable } from '../components/data-table.tsx';
+import { FilterForm, ListBody, useUrlFilters } from '../components/list-page.tsx';
 import { when } from '../format.ts';
 
 export const FINDING_FILTERS = [
@@ -33,13 +36,39 @@ function markOnce(name: string) {
   if (performance.getEntriesByName(name, 'mark').length === 0) performance.mark(name);
 }
 
+const col = createColumnHelper<Finding>();
+const COLUMNS = [
+  col.display({
+    id: 'host',
+    header: 'Host',
+    cell: ({ row: { original: f } }) => (
+      <>
+        {f.ip ?? '—'}
+        {f.hostname && <div className="sub">{f.hostname}</div>}
+      </>
+    ),
+  }),
+  col.accessor('policyId', { header: 'Policy' }),
+  col.display({
+    id: 'control',
+    header: 'Control',
+    meta: { rowHeader: true },
+    cell: ({ row: { original: f } }) => (
+      <Link to={`/findings/${encodeURIComponent(f.id)}`}>
+        {f.controlId} {short(f.title ?? '', 90)}
+      </Link>
+    ),
+  }),
+  col.accessor('technology', { header: 'Technology', cell: (c) => c.getValue() ?? '—' }),
+  col.accessor('instance', { header: 'Instance', cell: (c) => c.getValue() ?? '—' }),
+  col.accessor('testStatus', { header: 'Test status' }),
+  col.accessor('status', { header: 'Status' }),
+  col.accessor('severity', { header: 'Severity', cell: (c) => c.getValue() ?? 'Not set' }),
+  col.accessor('lastChanged', { header: 'Last changed', cell: (c) => when(c.getValue()) }),
+];
+
 export function FindingsPage() {
-  const [params, setParams] = useSearchParams();
-  const filters: Record<string, string> = {};
-  for (const f of FINDING_FILTERS) {
-    const v = params.get(f.key);
-    if (v) filters[f.key] = v;
-  }
+  const { filters, setFilter } = useUrlFilters(FINDING_FILTERS.map((f) => f.key));
   const key = JSON.stringify(filters);
   const pager = usePager(key);
   const rows = useQuery({
@@ -59,12 +88,6 @@ export function FindingsPage() {
     if (facets.data && !facets.isPlaceholderData) markOnce('qpc:findings-facets');
   }, [facets.data, facets.isPlaceholderData]);
 
-  const setFilter = (k: string, v: string) => {
-    const next = new URLSearchParams(params);
-    if (v) next.set(k, v);
-    else next.delete(k);
-    setParams(next);
-  };
   return (
     <>
       <div className="page-head">
@@ -73,7 +96,7 @@ export function FindingsPage() {
           Export CSV
         </a>
       </div>
-      <form className="filters" aria-label="Finding filters" onSubmit={(e) => e.preventDefault()}>
+      <FilterForm label="Finding filters">
         {FINDING_FILTERS.map((f) => {
           const values = facets.data?.facets[f.key] ?? [];
           const current = filters[f.key];
@@ -94,53 +117,21 @@ export function FindingsPage() {
           );
         })}
         {facets.isFetching && <span className="sub" aria-live="polite">Counting…</span>}
-      </form>
+      </FilterForm>
       <ErrorBox error={facets.error} />
-      {rows.isPending && <Loading what="findings" />}
-      <ErrorBox error={rows.error} />
-      {rows.data && rows.data.items.length === 0 && <p>No finding matches these filters.</p>}
-      {rows.data && rows.data.items.length > 0 && (
-        <div className="table-wrap">
-          <table aria-label="Host findings" aria-busy={rows.isFetching}>
-            <thead>
-              <tr>
-                <th scope="col">Host</th>
-                <th scope="col">Policy</th>
-                <th scope="col">Control</th>
-                <th scope="col">Technology</th>
-                <th scope="col">Instance</th>
-                <th scope="col">Test status</th>
-                <th scope="col">Status</th>
-                <th scope="col">Severity</th>
-                <th scope="col">Last seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.data.items.map((f) => (
-                <tr key={f.id}>
-                  <td>
-                    {f.ip ?? '—'}
-                    {f.hostname && <div className="sub">{f.hostname}</div>}
-                  </td>
-                  <td>{f.policyId}</td>
-                  <th scope="row">
-                    <Link to={`/findings/${encodeURIComponent(f.id)}`}>
-                      {f.controlId} {short(f.title ?? '', 90)}
-                    </Link>
-                  </th>
-                  <td>{f.technology ?? '—'}</td>
-                  <td>{f.instance ?? '—'}</td>
-                  <td>{f.testStatus}</td>
-                  <td>{f.status}</td>
-                  <td>{f.severity ?? 'Not set'}</td>
-                  <td>{when(f.lastSeen)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager page={pager.page} next={rows.data?.next} onNext={pager.next} onPrev={pager.prev} />
+      <ListBody
+        what="findings"
+        pending={rows.isPending}
+        error={rows.error}
+        count={rows.data ? rows.data.items.length : null}
+        emptyText="No finding matches these filters."
+        page={pager.page}
+        next={rows.data?.next}
+        onNext={pager.next}
+        onPrev={pager.prev}
+      >
+        <DataTable label="Host findings" columns={COLUMNS} data={rows.data?.items ?? []} rowId={(f) => f.id} busy={rows.isFetching} />
+      </ListBody>
     </>
   );
 }

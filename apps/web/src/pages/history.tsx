@@ -1,6 +1,9 @@
 /** A connector's runs: live while one runs (polling), stage durations, counts, errors, Retry, board links, chart. */
+import { useEffect } from 'react';
 import { Link, useParams } from 'react-router';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { createColumnHelper } from '@tanstack/react-table';
+import { DataTable } from '../components/data-table.tsx';
 import { api, get } from '../api.ts';
 import type { Connector, Page, Run } from '../types.ts';
 import { useCanWrite } from '../session.tsx';
@@ -36,30 +39,7 @@ export function HistoryPage() {
       {runs.isPending && <Loading what="runs" />}
       <ErrorBox error={runs.error} />
       {runs.data && runs.data.items.length === 0 && <p>No runs yet: press Sync on the Integrations page.</p>}
-      {runs.data && runs.data.items.length > 0 && (
-        <div className="table-wrap">
-          <table aria-label="Runs">
-            <thead>
-              <tr>
-                <th scope="col">Trigger</th>
-                <th scope="col">Report</th>
-                <th scope="col">State</th>
-                <th scope="col">Started / ended</th>
-                <th scope="col">Stages</th>
-                <th scope="col">Counts</th>
-                <th scope="col">Rejected</th>
-                <th scope="col">Error</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.data.items.map((r) => (
-                <RunRow key={r.id} run={r} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {runs.data && runs.data.items.length > 0 && <RunsTable runs={runs.data.items} />}
       <section aria-labelledby="chart-title">
         <h2 id="chart-title">Over runs</h2>
         <ErrorBox error={chart.error} />
@@ -76,86 +56,145 @@ export function HistoryPage() {
   );
 }
 
-function RunRow({ run: r }: { run: Run }) {
-  const canWrite = useCanWrite();
+/**
+ * Each run's detail adds its jobs and the report size; it is fetched again whenever the list sees the
+ * run change, and every second while the run is going.
+ */
+function RunsTable({ runs }: { runs: Run[] }) {
   const qc = useQueryClient();
-  const running = !TERMINAL.includes(r.state);
-  // the detail adds jobs and the report size; it is fetched again whenever the list sees the run change
-  const detail = useQuery({
-    queryKey: ['run', r.id, r.state, r.updatedAt],
-    queryFn: () => get<Run>(`/api/runs/${encodeURIComponent(r.id)}`),
-    refetchInterval: running ? 1000 : false,
-    placeholderData: (prev) => prev,
+  const details = useQueries({
+    queries: runs.map((r) => ({
+      queryKey: ['run-detail', r.id],
+      queryFn: () => get<Run>(`/api/runs/${encodeURIComponent(r.id)}`),
+      refetchInterval: TERMINAL.includes(r.state) ? (false as const) : 1000,
+    })),
   });
+  // a run the list shows changed: read its detail again (the last one stays shown meanwhile)
+  const signature = runs.map((r) => `${r.id}:${r.state}:${r.updatedAt}`).join(',');
+  useEffect(() => {
+    void qc.invalidateQueries({ queryKey: ['run-detail'] });
+  }, [signature, qc]);
   // whichever of the two was read last is the truth (the list may overtake the detail's last poll)
-  const run = detail.data && detail.data.updatedAt >= r.updatedAt ? detail.data : { ...r, jobs: detail.data?.jobs ?? [] };
-  const retry = useMutation({
-    mutationFn: () => api<unknown>('POST', `/api/runs/${encodeURIComponent(r.id)}/retry`, {}),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ['runs'] }),
+  const merged = runs.map((r, i) => {
+    const d = details[i]?.data;
+    return d && d.updatedAt >= r.updatedAt ? d : { ...r, jobs: d?.jobs ?? [] };
   });
+  return <DataTable label="Runs" columns={RUN_COLUMNS} data={merged} rowId={(r) => r.id} rowProps={(r) => ({ 'data-run': r.id, 'data-state': r.state })} />;
+}
+
+function progressOf(run: Run): [number | undefined, number | undefined] {
   const c = run.counts;
   const size = run.progress.reportBytes ?? 0;
   // per stage: bytes downloaded or parsed of the report's size, then batches written of those parsed;
   // an unknown total leaves the bar indeterminate rather than guessing
-  const [value, max]: [number | undefined, number | undefined] =
-    run.state === 'fetching'
-      ? size > 0 ? [run.progress.bytesDownloaded, size] : [undefined, undefined]
-      : run.state === 'parsing'
-        ? size > 0 ? [run.progress.bytesParsed, size] : [undefined, undefined]
-        : (run.state === 'writing' || run.state === 'finalizing') && c.batches > 0
-          ? [run.progress.batchesWritten, c.batches]
-          : [undefined, undefined];
-  return (
-    <tr data-run={run.id} data-state={run.state}>
-      <td>{run.trigger}</td>
-      <td>
+  if (run.state === 'fetching') return size > 0 ? [run.progress.bytesDownloaded, size] : [undefined, undefined];
+  if (run.state === 'parsing') return size > 0 ? [run.progress.bytesParsed, size] : [undefined, undefined];
+  if ((run.state === 'writing' || run.state === 'finalizing') && c.batches > 0) return [run.progress.batchesWritten, c.batches];
+  return [undefined, undefined];
+}
+
+const rc = createColumnHelper<Run>();
+const RUN_COLUMNS = [
+  rc.accessor('trigger', { header: 'Trigger' }),
+  rc.display({
+    id: 'report',
+    header: 'Report',
+    cell: ({ row: { original: run } }) => (
+      <>
         {run.reportTitle ?? '—'}
         {run.reportId && <div className="sub">report {run.reportId}</div>}
-      </td>
-      <td>
-        <span className={`state state-${run.state}`}>{run.state}</span>
-        {running && (
-          <div>
-            <progress className="run-progress" aria-label={`Progress of run ${run.id}: ${run.state}`} {...(value !== undefined ? { value, max } : {})} />
-            <div className="sub">
-              {bytes(run.progress.bytesDownloaded)} downloaded, {bytes(run.progress.bytesParsed)} parsed, {run.progress.batchesWritten} batches written
+      </>
+    ),
+  }),
+  rc.display({
+    id: 'state',
+    header: 'State',
+    cell: ({ row: { original: run } }) => {
+      const [value, max] = progressOf(run);
+      return (
+        <>
+          <span className={`state state-${run.state}`}>{run.state}</span>
+          {!TERMINAL.includes(run.state) && (
+            <div>
+              <progress className="run-progress" aria-label={`Progress of run ${run.id}: ${run.state}`} {...(value !== undefined ? { value, max } : {})} />
+              <div className="sub">
+                {bytes(run.progress.bytesDownloaded)} downloaded, {bytes(run.progress.bytesParsed)} parsed, {run.progress.batchesWritten} batches written
+              </div>
             </div>
-          </div>
-        )}
-      </td>
-      <td>
+          )}
+        </>
+      );
+    },
+  }),
+  rc.display({
+    id: 'when',
+    header: 'Started / ended',
+    cell: ({ row: { original: run } }) => (
+      <>
         {when(run.createdAt)}
         <div className="sub">{run.endedAt ? when(run.endedAt) : 'running'}</div>
-      </td>
-      <td>
-        {STAGES.map((s) => (
-          <div key={s} className="sub">
-            {s} {duration(run.timings?.[s]?.ms)}
-          </div>
-        ))}
-      </td>
-      <td className="counts">
-        {c.findingsCreated} created, {c.findingsUpdated} updated, {Math.max(0, c.findingsParsed - c.findingsCreated - c.findingsUpdated)} unchanged,{' '}
-        {c.findingsClosed} closed, {c.findingsReopened} reopened, {c.urbaClosed} URBA-closed
-      </td>
-      <td>{c.recordsRejected}</td>
-      <td>{run.error ? `${run.error.class}: ${run.error.message}` : '—'}</td>
-      <td className="actions">
-        {canWrite && (run.state === 'failed' || run.state === 'partial') && (
-          <button type="button" onClick={() => retry.mutate()} disabled={retry.isPending} aria-label={`Retry run ${run.id}`}>
-            Retry
-          </button>
-        )}
-        {retry.isSuccess && <p role="status">Retry requested</p>}
-        <ErrorBox error={retry.error} />
-        {(run.jobs ?? []).map((j) => (
-          <div key={`${j.queue}:${j.id}`}>
-            <a href={j.url}>
-              {j.queue} job {j.id.slice(0, 12)}
-            </a>
-          </div>
-        ))}
-      </td>
-    </tr>
+      </>
+    ),
+  }),
+  rc.display({
+    id: 'stages',
+    header: 'Stages',
+    cell: ({ row: { original: run } }) =>
+      STAGES.map((s) => (
+        <div key={s} className="sub">
+          {s} {duration(run.timings?.[s]?.ms)}
+        </div>
+      )),
+  }),
+  rc.display({
+    id: 'counts',
+    header: 'Counts',
+    meta: { className: 'counts' },
+    cell: ({ row: { original: run } }) => {
+      const c = run.counts;
+      return (
+        <>
+          {c.findingsCreated} created, {c.findingsUpdated} updated, {Math.max(0, c.findingsParsed - c.findingsCreated - c.findingsUpdated)} unchanged,{' '}
+          {c.findingsClosed} closed, {c.findingsReopened} reopened, {c.urbaClosed} URBA-closed
+        </>
+      );
+    },
+  }),
+  rc.display({ id: 'rejected', header: 'Rejected', cell: ({ row: { original: run } }) => run.counts.recordsRejected }),
+  rc.display({ id: 'error', header: 'Error', cell: ({ row: { original: run } }) => (run.error ? `${run.error.class}: ${run.error.message}` : '—') }),
+  rc.display({ id: 'actions', header: 'Actions', meta: { className: 'actions' }, cell: ({ row: { original: run } }) => <RunActions run={run} /> }),
+];
+
+interface RetryAnswer {
+  retried: { queue: string; id: string }[];
+  /** set when no failed job could be retried and a sync of the connector was started (or joined) instead */
+  sync?: { joined: boolean; state: string } | null;
+  message?: string;
+}
+
+function RunActions({ run }: { run: Run }) {
+  const canWrite = useCanWrite();
+  const qc = useQueryClient();
+  const retry = useMutation({
+    mutationFn: () => api<RetryAnswer>('POST', `/api/runs/${encodeURIComponent(run.id)}/retry`, {}),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['runs'] }),
+  });
+  return (
+    <>
+      {canWrite && (run.state === 'failed' || run.state === 'partial') && (
+        <button type="button" onClick={() => retry.mutate()} disabled={retry.isPending} aria-label={`Retry run ${run.id}`}>
+          Retry
+        </button>
+      )}
+      {retry.isSuccess && <p role="status">{retry.data?.message ?? 'Retry requested'}</p>}
+      <ErrorBox error={retry.error} />
+      {(run.jobs ?? []).map((j) => (
+        <div key={`${j.queue}:${j.id}`}>
+          <a href={j.url}>
+            {j.queue} job {j.id.slice(0, 12)}
+          </a>
+        </div>
+      ))}
+    </>
   );
 }

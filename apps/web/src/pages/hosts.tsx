@@ -1,11 +1,15 @@
 /** Hosts with filters kept in the URL, and a Host Detail pane (tags, sources, findings by severity). */
-import { Link, useSearchParams } from 'react-router';
+import { useMemo, useRef } from 'react';
+import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
+import { createColumnHelper } from '@tanstack/react-table';
 import { get } from '../api.ts';
 import type { Host, Page } from '../types.ts';
 import { ErrorBox, Loading } from '../components/error-box.tsx';
-import { Pager, usePager } from '../components/pager.tsx';
+import { usePager } from '../components/pager.tsx';
 import { SeverityBar } from '../components/runs-chart.tsx';
+import { DataTable } from '../components/data-table.tsx';
+import { FilterForm, ListBody, useUrlFilters } from '../components/list-page.tsx';
 import { when } from '../format.ts';
 
 const FILTERS = [
@@ -17,89 +21,77 @@ const FILTERS = [
 
 const hostQuery = (id: string) => ({ queryKey: ['host', id], queryFn: () => get<Host>(`/api/hosts/${encodeURIComponent(id)}`) });
 
+const col = createColumnHelper<Host>();
+const dash = (v: string | null) => v ?? '—';
+const columns = (select: (id: string) => void) => [
+  col.accessor('ip', {
+    header: 'IP',
+    meta: { rowHeader: true },
+    cell: ({ row: { original: h } }) => (
+      <button type="button" className="link" onClick={() => select(h.id)} aria-label={`Host Detail of ${h.ip ?? h.hostname ?? h.id}`}>
+        {h.ip ?? '—'}
+      </button>
+    ),
+  }),
+  col.accessor('hostname', { header: 'Hostname', cell: (c) => dash(c.getValue()) }),
+  col.accessor('dns', { header: 'DNS', cell: (c) => dash(c.getValue()) }),
+  col.accessor('netbios', { header: 'NetBIOS', cell: (c) => dash(c.getValue()) }),
+  col.accessor('os', { header: 'OS', cell: (c) => dash(c.getValue()) }),
+  col.accessor('network', { header: 'Network' }),
+  col.accessor('tags', { header: 'Tags', cell: (c) => <Tags tags={c.getValue()} /> }),
+  col.accessor('sources', { header: 'Sources', cell: (c) => c.getValue().join(', ') }),
+  col.display({ id: 'assessed', header: 'Last assessed', cell: ({ row: { original: h } }) => (h.lastScanDate ? when(h.lastScanDate) : when(h.lastSeen)) }),
+  col.display({ id: 'open', header: 'Open findings', cell: ({ row: { original: h } }) => <SeverityBar counts={h.openFindingsBySeverity ?? {}} /> }),
+];
+
 export function HostsPage() {
-  const [params, setParams] = useSearchParams();
-  const filters = Object.fromEntries(FILTERS.map((f) => [f.key, params.get(f.key) ?? undefined]));
+  const { params, setParams, filters, setFilter } = useUrlFilters(
+    FILTERS.map((f) => f.key),
+    ['host'],
+  );
   const selected = params.get('host');
   const pager = usePager(JSON.stringify(filters));
   const hosts = useQuery({
     queryKey: ['hosts', filters, pager.cursor],
     queryFn: () => get<Page<Host>>('/api/hosts', { ...filters, limit: 25, cursor: pager.cursor }),
   });
-  const setFilter = (key: string, value: string) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    next.delete('host');
-    setParams(next, { replace: true });
-  };
   const select = (id: string | null) => {
     const next = new URLSearchParams(params);
     if (id) next.set('host', id);
     else next.delete('host');
     setParams(next);
   };
+  // stable column definitions (a cell renderer that changed identity would remount its cell); the
+  // button calls the current select through the ref
+  const selectRef = useRef(select);
+  selectRef.current = select;
+  const cols = useMemo(() => columns((id) => selectRef.current(id)), []);
   return (
     <>
       <h1>Hosts</h1>
-      <form className="filters" aria-label="Host filters" onSubmit={(e) => e.preventDefault()}>
+      <FilterForm label="Host filters">
         {FILTERS.map((f) => (
           <div key={f.key} className="field">
             <label htmlFor={`hf-${f.key}`}>{f.label}</label>
             <input id={`hf-${f.key}`} type={f.key === 'q' ? 'search' : 'text'} defaultValue={filters[f.key] ?? ''} onBlur={(e) => setFilter(f.key, e.target.value.trim())} onKeyDown={(e) => e.key === 'Enter' && setFilter(f.key, e.currentTarget.value.trim())} />
           </div>
         ))}
-      </form>
+      </FilterForm>
       <div className="split">
         <div>
-          {hosts.isPending && <Loading what="hosts" />}
-          <ErrorBox error={hosts.error} />
-          {hosts.data && hosts.data.items.length === 0 && <p>No host matches these filters.</p>}
-          {hosts.data && hosts.data.items.length > 0 && (
-            <div className="table-wrap">
-              <table aria-label="Hosts">
-                <thead>
-                  <tr>
-                    <th scope="col">IP</th>
-                    <th scope="col">Hostname</th>
-                    <th scope="col">DNS</th>
-                    <th scope="col">NetBIOS</th>
-                    <th scope="col">OS</th>
-                    <th scope="col">Network</th>
-                    <th scope="col">Tags</th>
-                    <th scope="col">Sources</th>
-                    <th scope="col">Last assessed</th>
-                    <th scope="col">Open findings</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {hosts.data.items.map((h) => (
-                    <tr key={h.id} aria-selected={selected === h.id}>
-                      <th scope="row">
-                        <button type="button" className="link" onClick={() => select(h.id)} aria-label={`Host Detail of ${h.ip ?? h.hostname ?? h.id}`}>
-                          {h.ip ?? '—'}
-                        </button>
-                      </th>
-                      <td>{h.hostname ?? '—'}</td>
-                      <td>{h.dns ?? '—'}</td>
-                      <td>{h.netbios ?? '—'}</td>
-                      <td>{h.os ?? '—'}</td>
-                      <td>{h.network}</td>
-                      <td>
-                        <Tags tags={h.tags} />
-                      </td>
-                      <td>{h.sources.join(', ')}</td>
-                      <td>{h.lastScanDate ? when(h.lastScanDate) : when(h.lastSeen)}</td>
-                      <td>
-                        <OpenCounts id={h.id} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-          <Pager page={pager.page} next={hosts.data?.next} onNext={pager.next} onPrev={pager.prev} />
+          <ListBody
+            what="hosts"
+            pending={hosts.isPending}
+            error={hosts.error}
+            count={hosts.data ? hosts.data.items.length : null}
+            emptyText="No host matches these filters."
+            page={pager.page}
+            next={hosts.data?.next}
+            onNext={pager.next}
+            onPrev={pager.prev}
+          >
+            <DataTable label="Hosts" columns={cols} data={hosts.data?.items ?? []} rowId={(h) => h.id} rowProps={(h) => ({ 'aria-selected': selected === h.id })} />
+          </ListBody>
         </div>
         {selected && <HostDetail id={selected} onClose={() => select(null)} />}
       </div>
@@ -118,12 +110,6 @@ function Tags({ tags }: { tags: string[] }) {
       ))}
     </ul>
   );
-}
-
-function OpenCounts({ id }: { id: string }) {
-  const q = useQuery(hostQuery(id));
-  if (!q.data?.findingCounts) return <span className="sub">…</span>;
-  return <SeverityBar counts={q.data.findingCounts.byStatusAndSeverity.Open ?? {}} />;
 }
 
 function HostDetail({ id, onClose }: { id: string; onClose(): void }) {

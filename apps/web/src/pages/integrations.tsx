@@ -1,14 +1,16 @@
 /** Integrations: the catalogue (search top right) and the configured connectors with their last run. */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { createColumnHelper } from '@tanstack/react-table';
+import { DataTable } from '../components/data-table.tsx';
 import { api, get } from '../api.ts';
 import type { Connector, Page } from '../types.ts';
 import { useCanWrite } from '../session.tsx';
 import { ErrorBox, Loading } from '../components/error-box.tsx';
 import { DeleteConnector } from '../components/delete-connector.tsx';
-import { when } from '../format.ts';
 import { FreshnessBadge } from '../components/freshness-badge.tsx';
+import { when } from '../format.ts';
 
 const CATALOGUE = [
   {
@@ -56,6 +58,10 @@ export function IntegrationsPage() {
 
 function ConfiguredIntegrations() {
   const q = useQuery({ queryKey: ['connectors'], queryFn: () => get<Page<Connector>>('/api/connectors', { limit: 200 }), refetchInterval: 5000 });
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const deletingOne = q.data?.items.find((c) => c.id === deleting);
+  // stable column definitions: a cell renderer that changed identity would remount its cell (and lose a Sync's answer)
+  const cols = useMemo(() => columns(setDeleting), []);
   return (
     <section aria-labelledby="configured-title">
       <h2 id="configured-title">Currently Configured Integrations</h2>
@@ -66,101 +72,81 @@ function ConfiguredIntegrations() {
           No connectors yet: <Link to="/integrations/new">configure one</Link>
         </p>
       )}
-      {q.data && q.data.items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Network</th>
-                <th scope="col">Report title prefix</th>
-                <th scope="col">Schedule</th>
-                <th scope="col">Auto URBA</th>
-                <th scope="col">Last run</th>
-                <th scope="col">Freshness</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {q.data.items.map((c) => (
-                <ConnectorRow key={c.id} c={c} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {q.data && q.data.items.length > 0 && <DataTable label="Configured integrations" columns={cols} data={q.data.items} rowId={(c) => c.id} />}
+      {deletingOne && <DeleteConnector connector={deletingOne} onClose={() => setDeleting(null)} />}
     </section>
   );
 }
 
-function ConnectorRow({ c }: { c: Connector }) {
+const cc = createColumnHelper<Connector>();
+const columns = (onDelete: (id: string) => void) => [
+  cc.accessor('name', { header: 'Name', meta: { rowHeader: true } }),
+  cc.accessor('network', { header: 'Network' }),
+  cc.accessor('reportTitlePrefix', { header: 'Report title prefix' }),
+  cc.display({
+    id: 'schedule',
+    header: 'Schedule',
+    cell: ({ row: { original: c } }) => (
+      <>
+        {c.scheduleText ?? (c.schedule ? c.schedule.kind : 'on demand')}
+        {c.nextRuns && c.nextRuns.length > 0 && <div className="sub">next {when(c.nextRuns[0])}</div>}
+      </>
+    ),
+  }),
+  cc.accessor('autoUrba', { header: 'Auto URBA', cell: (v) => (v.getValue() ? 'on' : 'off') }),
+  cc.display({
+    id: 'last',
+    header: 'Last run',
+    cell: ({ row: { original: c } }) => {
+      const last = c.lastRun;
+      return last ? (
+        <>
+          <span className={`state state-${last.state}`}>{last.state}</span>
+          <div className="sub">{when(last.endedAt ?? last.startedAt)}</div>
+          <div className="sub">
+            {last.counts.findingsCreated ?? 0} created, {last.counts.findingsUpdated ?? 0} updated, {last.counts.findingsClosed ?? 0} closed
+          </div>
+        </>
+      ) : (
+        'never run'
+      );
+    },
+  }),
+  cc.display({ id: 'freshness', header: 'Freshness', cell: ({ row: { original: c } }) => <FreshnessBadge c={c} /> }),
+  cc.display({ id: 'actions', header: 'Actions', meta: { className: 'actions' }, cell: ({ row: { original: c } }) => <ConnectorActions c={c} onDelete={() => onDelete(c.id)} /> }),
+];
+
+function ConnectorActions({ c, onDelete }: { c: Connector; onDelete(): void }) {
   const canWrite = useCanWrite();
   const qc = useQueryClient();
-  const [deleting, setDeleting] = useState(false);
   const sync = useMutation({
     mutationFn: () => api<{ joined: boolean; state: string }>('POST', `/api/connectors/${encodeURIComponent(c.id)}/sync`, {}),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['connectors'] }),
   });
-  const last = c.lastRun;
   return (
     <>
-      <tr>
-        <th scope="row">{c.name}</th>
-        <td>{c.network}</td>
-        <td>{c.reportTitlePrefix}</td>
-        <td>
-          {c.scheduleText ?? (c.schedule ? c.schedule.kind : 'on demand')}
-          {c.nextRuns && c.nextRuns.length > 0 && <div className="sub">next {when(c.nextRuns[0])}</div>}
-        </td>
-        <td>{c.autoUrba ? 'on' : 'off'}</td>
-        <td>
-          {last ? (
-            <>
-              <span className={`state state-${last.state}`}>{last.state}</span>
-              <div className="sub">{when(last.endedAt ?? last.startedAt)}</div>
-              <div className="sub">
-                {last.counts.findingsCreated ?? 0} created, {last.counts.findingsUpdated ?? 0} updated, {last.counts.findingsClosed ?? 0} closed
-              </div>
-            </>
-          ) : (
-            'never run'
-          )}
-        </td>
-        <td>
-          <FreshnessBadge c={c} />
-        </td>
-        <td className="actions">
-          <Link className="button" to={`/integrations/${encodeURIComponent(c.id)}/history`} aria-label={`History of ${c.name}`}>
-            History
+      <Link className="button" to={`/integrations/${encodeURIComponent(c.id)}/history`} aria-label={`History of ${c.name}`}>
+        History
+      </Link>
+      {canWrite && (
+        <>
+          <button type="button" onClick={() => sync.mutate()} disabled={sync.isPending} aria-label={`Sync ${c.name}`}>
+            Sync
+          </button>
+          <Link className="button" to={`/integrations/${encodeURIComponent(c.id)}/edit`} aria-label={`Edit ${c.name}`}>
+            Edit
           </Link>
-          {canWrite && (
-            <>
-              <button type="button" onClick={() => sync.mutate()} disabled={sync.isPending} aria-label={`Sync ${c.name}`}>
-                Sync
-              </button>
-              <Link className="button" to={`/integrations/${encodeURIComponent(c.id)}/edit`} aria-label={`Edit ${c.name}`}>
-                Edit
-              </Link>
-              <button type="button" className="danger" onClick={() => setDeleting(true)} aria-label={`Delete ${c.name}`}>
-                Delete
-              </button>
-            </>
-          )}
-          {sync.data && (
-            <p role="status" className="sub">
-              {sync.data.joined ? `Joined the sync already ${sync.data.state}` : 'Sync queued'}
-            </p>
-          )}
-          <ErrorBox error={sync.error} />
-        </td>
-      </tr>
-      {deleting && (
-        <tr>
-          <td colSpan={8}>
-            <DeleteConnector connector={c} onClose={() => setDeleting(false)} />
-          </td>
-        </tr>
+          <button type="button" className="danger" onClick={onDelete} aria-label={`Delete ${c.name}`}>
+            Delete
+          </button>
+        </>
       )}
+      {sync.data && (
+        <p role="status" className="sub">
+          {sync.data.joined ? `Joined the sync already ${sync.data.state}` : 'Sync queued'}
+        </p>
+      )}
+      <ErrorBox error={sync.error} />
     </>
   );
 }

@@ -1,6 +1,8 @@
 /** Overview: per network open findings by severity, pass rate per policy, most-failing controls; stale connectors; failed runs. */
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
+import { createColumnHelper } from '@tanstack/react-table';
+import { DataTable } from '../components/data-table.tsx';
 import { get } from '../api.ts';
 import { ErrorBox, Loading } from '../components/error-box.tsx';
 import { SeverityBar } from '../components/runs-chart.tsx';
@@ -17,6 +19,37 @@ interface Overview {
   staleConnectors: { id: string; name: string; dataAgeSeconds: number | null; staleReason?: { message: string } | null }[];
   failedRuns7d: { id: string; connectorId: string; state: string; endedAt: string | null; error: { class: string; message: string } | null }[];
 }
+
+type Net = Overview['networks'][number];
+const pc = createColumnHelper<Net['policies'][number]>();
+const POLICY_COLUMNS = [
+  pc.display({ id: 'policy', header: 'Policy', meta: { rowHeader: true }, cell: ({ row: { original: p } }) => p.title ?? p.policyId }),
+  pc.accessor('passed', { header: 'Passed' }),
+  pc.accessor('failed', { header: 'Failed' }),
+  pc.accessor('error', { header: 'Error' }),
+  pc.accessor('passRate', { header: 'Pass rate', cell: (c) => pct(c.getValue()) }),
+];
+const fc = createColumnHelper<Net['topFailingControls'][number]>();
+const controlColumnsOf = new Map<string, ReturnType<typeof makeControlColumns>>();
+/** one set per network, kept: a cell renderer that changed identity would remount its cells */
+const controlColumns = (network: string) => {
+  let c = controlColumnsOf.get(network);
+  if (!c) controlColumnsOf.set(network, (c = makeControlColumns(network)));
+  return c;
+};
+const makeControlColumns = (network: string) => [
+  fc.display({
+    id: 'control',
+    header: 'Control failing on the most hosts',
+    meta: { rowHeader: true },
+    cell: ({ row: { original: c } }) => (
+      <Link to={`/findings?controlId=${encodeURIComponent(c.controlId)}&testStatus=Failed&network=${encodeURIComponent(network)}`}>
+        {c.controlId} {c.title ?? ''}
+      </Link>
+    ),
+  }),
+  fc.accessor('hosts', { header: 'Hosts' }),
+];
 
 const pct = (r: number | null) => (r === null || r === undefined ? '—' : `${Math.round(r * 1000) / 10}%`);
 
@@ -40,48 +73,8 @@ export function OverviewPage() {
             Open findings: <SeverityBar counts={n.openBySeverity} />
           </p>
           <div className="split">
-            <table aria-label={`Pass rate per policy in ${n.network}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Policy</th>
-                  <th scope="col">Passed</th>
-                  <th scope="col">Failed</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">Pass rate</th>
-                </tr>
-              </thead>
-              <tbody>
-                {n.policies.map((p) => (
-                  <tr key={p.policyId}>
-                    <th scope="row">{p.title ?? p.policyId}</th>
-                    <td>{p.passed}</td>
-                    <td>{p.failed}</td>
-                    <td>{p.error}</td>
-                    <td>{pct(p.passRate)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <table aria-label={`Controls failing on the most hosts in ${n.network}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Control failing on the most hosts</th>
-                  <th scope="col">Hosts</th>
-                </tr>
-              </thead>
-              <tbody>
-                {n.topFailingControls.map((c) => (
-                  <tr key={c.controlId}>
-                    <th scope="row">
-                      <Link to={`/findings?controlId=${encodeURIComponent(c.controlId)}&testStatus=Failed&network=${encodeURIComponent(n.network)}`}>
-                        {c.controlId} {c.title ?? ''}
-                      </Link>
-                    </th>
-                    <td>{c.hosts}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable label={`Pass rate per policy in ${n.network}`} columns={POLICY_COLUMNS} data={n.policies} rowId={(p) => p.policyId} wrap={false} />
+            <DataTable label={`Controls failing on the most hosts in ${n.network}`} columns={controlColumns(n.network)} data={n.topFailingControls} rowId={(c) => c.controlId} wrap={false} />
           </div>
         </section>
       ))}
