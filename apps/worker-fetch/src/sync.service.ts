@@ -13,7 +13,9 @@ import {
   connectorCredentials,
   continueSync,
   createRun,
+  failRun,
   getConnector,
+  ONE_BATCH,
   releaseSyncLock,
   setLockRuns,
   stableId,
@@ -22,7 +24,6 @@ import {
 } from '@qpc/store';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
-import { ONE_BATCH } from '@qpc/store';
 
 export interface SyncDeps {
   store: Store;
@@ -131,9 +132,6 @@ export async function recordSyncFailure(
   const runId = runIdFor(syncId, 'failed');
   const now = new Date();
   await createRun(store, { _id: runId, connectorId: connector._id, syncId, trigger: req.trigger, network: connector.network, index: 0, report: null, state: 'queued' }, now);
-  await store.col.runs.updateOne(
-    { _id: runId, state: 'queued' },
-    { $set: { state: 'failed', endedAt: now, updatedAt: now, error: { class: error.class, message: error.message.slice(0, 2000), stage: 'sync', at: now } } },
-  );
+  await failRun(store, runId, { class: error.class, message: error.message, stage: 'sync' }, now);
   await releaseSyncLock(store, connector._id, syncId);
 }

@@ -9,7 +9,6 @@ export * from './store.ts';
 export * from './connectors.repository.ts';
 export * from './runs.repository.ts';
 export * from './sync-lock.ts';
-export * from './revive-run.ts';
 export * from './report-files.ts';
 export * from './report-retention.ts';
 export * from './batches.repository.ts';

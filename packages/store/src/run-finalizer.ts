@@ -2,7 +2,7 @@
 import { isComplete, DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
 import type { Store } from './store.ts';
 import type { RunDoc, RunState } from './documents.ts';
-import { advanceRun, endStage, getRun, isTerminal } from './runs.repository.ts';
+import { advanceRun, completeStage, getRun, isTerminal } from './runs.repository.ts';
 import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from './finalize-run.ts';
 import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
 import { applyStagedChanges } from './apply-changes.ts';
@@ -63,7 +63,6 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   }
   // the stage ends after the time it took (`now` is its start: ending it at `now` recorded 0 ms)
   const ended = new Date(now.getTime() + (Date.now() - clock));
-  await endStage(store, runId, 'finalize', ended);
   if (complete && run.reportId) {
     await store.col.reports.updateOne(
       { connectorId: run.connectorId, reportId: run.reportId },
@@ -84,7 +83,7 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
       { upsert: true },
     );
   }
-  const done = await advanceRun(store, runId, ['finalizing'], state, { set, now: ended });
+  const done = await completeStage(store, runId, 'finalize', { to: state, set, now: ended });
   // a complete run keeps the seen keys of its batches (the records are gone once written) until the next
   // complete run of its connector: the URBA preview weighs the last complete report with them
   if (complete) await keepSeenOfLastCompleteRun(store, run.connectorId, runId);

@@ -1,12 +1,22 @@
 /**
- * Run records. The state only moves forward, by compare-and-set: every update names the states it
- * may come from, so a job run twice (or late) cannot move a run backwards. A failed or partial run
- * may be revived by a retried job (Bull Board retry), which counts it in `resumes`.
+ * The run lifecycle: the one module that writes `runs` (lint refuses a write of runs anywhere else).
+ *
+ * The state only moves forward, by compare-and-set: every update names the states it may come from, so a
+ * job run twice (or late) cannot move a run backwards. Each stage's job reads as
+ *   claimStage -> its work -> completeStage (or failRun) -> enqueue of the next job;
+ * a claim that finds the stage done already answers `handed-off`, and the job makes sure the next job
+ * exists (job ids are deterministic: enqueueing twice is one job). So a crash between the state change
+ * and the enqueue is repaired by the job's retry, and the stuck-run watchdog (stuck-runs.ts) fails a run
+ * whose jobs are gone.
+ *
+ * A failed or partial run may be revived by a retried job (Bull Board retry), which counts it in
+ * `resumes`; reviveRun keeps the rules of a sync (one per connector, oldest report first).
  */
 import { ONE_BATCH } from './one-batch.ts';
 import type { Store } from './store.ts';
 import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type RunWaiting, type StageTiming } from './documents.ts';
 import { StoreError } from './errors.ts';
+import { acquireSyncLock, setLockRuns } from './sync-lock.ts';
 
 export type Stage = keyof RunDoc['timings'];
 
@@ -196,4 +206,214 @@ export async function addQualysStats(store: Store, runId: string, s: { calls: nu
 /** Runs of one sync, in ingest order. */
 export async function runsOfSync(store: Store, syncId: string): Promise<RunDoc[]> {
   return store.col.runs.find({ syncId }, { batchSize: ONE_BATCH }).sort({ index: 1 }).toArray();
+}
+
+/**
+ * Reviving a failed or partial run for a retried job (Bull Board: a failed fetch, parse, upsert or
+ * finalize job retried by hand). A revived run writes and may close and reopen findings, so it must keep
+ * the rules a sync keeps:
+ * - one sync per connector at a time: the run's sync takes the connector's sync lock again (or still
+ *   holds it) and no other run of that sync is in progress; otherwise SYNC_BUSY (retryable: the job's
+ *   backoff tries again while the other sync runs);
+ * - reports are ingested oldest first: a run whose connector has had a later run write since (a newer
+ *   report, or the same one pulled again) is not revived, since its older statuses would undo the newer
+ *   ones; RUN_SUPERSEDED (not retryable: sync the connector instead).
+ *
+ * Revive a failed or partial run to `to`: counts the resume, clears the error (and sets `set`). Null when
+ * the run is not failed or partial (any more).
+ */
+export async function reviveRun(store: Store, runId: string, to: RunState, now = new Date(), set: Record<string, unknown> = {}): Promise<RunDoc | null> {
+  const run = await store.col.runs.findOne({ _id: runId });
+  if (!run || (run.state !== 'failed' && run.state !== 'partial')) return null;
+  const later = await store.col.runs.findOne(
+    {
+      connectorId: run.connectorId,
+      _id: { $ne: runId },
+      state: { $in: ['succeeded', 'partial'] },
+      $or: [{ createdAt: { $gt: run.createdAt } }, { syncId: run.syncId, index: { $gt: run.index } }],
+    },
+    { projection: { _id: 1, reportId: 1 } },
+  );
+  if (later) {
+    throw new StoreError(
+      'RUN_SUPERSEDED',
+      `run ${runId} (report ${run.reportId}) is not retried: a later run of its connector (run ${later._id}, report ${later.reportId}) has written since, and this run would undo its statuses; sync the connector instead`,
+      false,
+    );
+  }
+  const lock = await acquireSyncLock(store, run.connectorId, run.syncId, now);
+  const busy = lock.acquired
+    ? await store.col.runs.findOne({ syncId: run.syncId, _id: { $ne: runId }, state: { $nin: [...TERMINAL_RUN_STATES, 'queued'] } }, { projection: { _id: 1 } })
+    : null;
+  if (!lock.acquired || busy) {
+    throw new StoreError(
+      'SYNC_BUSY',
+      `run ${runId} is not retried yet: connector ${run.connectorId} is syncing (${lock.acquired ? `run ${busy?._id} of the same sync` : `sync ${lock.holder.syncId}`}); the job tries again with backoff, or retry it once that sync has ended`,
+      true,
+    );
+  }
+  const revived = await store.col.runs.findOneAndUpdate(
+    { _id: runId, state: { $in: ['failed', 'partial'] } },
+    { $set: { ...set, state: to, updatedAt: now, endedAt: null, error: null }, $inc: { resumes: 1 } },
+    { returnDocument: 'after' },
+  );
+  // the lock names the run once it is in progress again (a lock naming only ended runs is stale; an empty
+  // new one is not), also when another job revived it first
+  const held = await store.col.syncLocks.findOne({ _id: run.connectorId, syncId: run.syncId });
+  if (held && !held.runIds.includes(runId)) await setLockRuns(store, run.connectorId, run.syncId, [...held.runIds, runId]);
+  return revived;
+}
+
+/** A stage of a run, as its job claims it. `write` is one staged batch's write (the run is shared by its batches). */
+export type RunStage = 'fetch' | 'parse' | 'write' | 'finalize';
+
+/**
+ * What a stage's job may do with its run:
+ * - `claimed`: the run is in this stage (moved into it, or revived to it): do the work. `revived`: the run
+ *   was failed or partial and a retried job brought it back;
+ * - `handed-off`: an earlier attempt did this stage's work and moved the run on: make sure the next
+ *   stage's job exists (its id dedupes), do nothing else;
+ * - `skipped`: the run is elsewhere (ended, or another job moved it): nothing to do.
+ */
+export type Claim =
+  | { status: 'claimed'; run: RunDoc; revived: boolean }
+  | { status: 'handed-off'; run: RunDoc }
+  | { status: 'skipped'; run: RunDoc | null; reason: string };
+
+/** The states a stage works in; a claimed run is in one of them. */
+const WORKING: Record<RunStage, RunState[]> = {
+  fetch: ['queued', 'fetching'],
+  parse: ['parsing'],
+  write: ['parsing', 'writing', 'finalizing'],
+  finalize: ['parsing', 'writing', 'finalizing'],
+};
+/** The states that say the stage handed its run on. */
+const HANDED_OFF: Record<RunStage, RunState[]> = { fetch: ['parsing'], parse: ['writing'], write: [], finalize: [] };
+/** The state a retried job revives a failed or partial run to. */
+const REVIVE_TO: Record<RunStage, RunState> = { fetch: 'fetching', parse: 'parsing', write: 'writing', finalize: 'writing' };
+
+/**
+ * Claim a run for one of its stages (compare-and-set on the run's state), reviving a failed or partial run
+ * for a retried job by the stage's revive rule:
+ * - fetch: a failed run is fetched again;
+ * - parse: a failed or partial run is parsed again from its stored report (its parse result cleared),
+ *   unless report retention removed the file: REPORT_FILE_PURGED, not retryable;
+ * - write: a failed or partial run takes a retried batch (whichever job revived it first);
+ * - finalize: a run failed by its finalize job (not an incomplete run's own end) is finalized again.
+ * reviveRun's refusals (RUN_SUPERSEDED, SYNC_BUSY) are thrown. Starting a stage stamps its start once.
+ */
+export async function claimStage(store: Store, runId: string, stage: RunStage, now = new Date()): Promise<Claim> {
+  let run = await getRun(store, runId);
+  let revived = false;
+  if (run.state === 'failed' || run.state === 'partial') {
+    let to: RunDoc | null = null;
+    if (stage === 'fetch' && run.state === 'failed') to = await reviveRun(store, runId, REVIVE_TO.fetch, now);
+    else if (stage === 'parse') {
+      if (run.file?.purgedAt) {
+        // the run ended and report retention (QPC_REPORT_RETENTION) removed its file: nothing to re-read
+        throw new StoreError(
+          'REPORT_FILE_PURGED',
+          `run ${runId}: its report file was removed by report retention after the run ended; download it again (retry the run's fetch job, or sync with re-ingest)`,
+          false,
+        );
+      }
+      to = await reviveRun(store, runId, REVIVE_TO.parse, now, { parse: null });
+      if (!to) return { status: 'skipped', run: await getRun(store, runId), reason: 'run moved on' };
+    } else if (stage === 'write') to = (await reviveRun(store, runId, REVIVE_TO.write, now)) ?? (await getRun(store, runId));
+    else if (stage === 'finalize' && run.state === 'failed' && run.error?.stage === 'finalize' && run.error.class !== 'RUN_INCOMPLETE') {
+      to = await reviveRun(store, runId, REVIVE_TO.finalize, now);
+    }
+    if (stage === 'fetch' && run.state === 'failed' && !to) return { status: 'skipped', run: await getRun(store, runId), reason: 'run moved on' };
+    if (to) {
+      run = to;
+      revived = !isTerminal(run.state);
+    }
+  }
+  if (HANDED_OFF[stage].includes(run.state)) return { status: 'handed-off', run };
+  if (stage === 'finalize' && isTerminal(run.state)) return { status: 'handed-off', run };
+  if (!WORKING[stage].includes(run.state)) return { status: 'skipped', run, reason: `run is ${run.state}` };
+  if (stage === 'fetch') {
+    const moved = await advanceRun(store, runId, WORKING.fetch, 'fetching', { stage: 'fetch', now });
+    if (!moved) return { status: 'skipped', run: await getRun(store, runId), reason: 'run moved on' };
+    return { status: 'claimed', run: moved, revived };
+  }
+  if (stage === 'parse') {
+    await startStage(store, runId, 'parse', now);
+    // the batches are written while the report is read
+    await startStage(store, runId, 'write', now);
+    // a crashed attempt may have left its wait shown
+    if (run.progress?.waiting) await setWaiting(store, runId, null);
+  }
+  if (stage === 'finalize') await endStage(store, runId, 'write', now);
+  return { status: 'claimed', run, revived };
+}
+
+/** Where each stage hands its run on: the state it comes from and the state it goes to. */
+const HAND_ON: Record<Exclude<RunStage, 'write'>, { from: RunState[]; to?: RunState; next?: Stage }> = {
+  fetch: { from: ['fetching'], to: 'parsing', next: 'parse' },
+  parse: { from: ['parsing'], to: 'writing' },
+  finalize: { from: ['finalizing'] },
+};
+
+/**
+ * A stage's work is done: stamp its end and move the run on (compare-and-set), setting `set` with the
+ * move. Finalize names the run's end state (`to`). Returns the run after the move, or null when it had
+ * moved elsewhere. The caller enqueues the next job after this (a crash in between: the job's retry
+ * claims `handed-off` and enqueues it).
+ */
+export async function completeStage(
+  store: Store,
+  runId: string,
+  stage: Exclude<RunStage, 'write'>,
+  opts: { to?: RunState; set?: Record<string, unknown>; now?: Date } = {},
+): Promise<RunDoc | null> {
+  const now = opts.now ?? new Date();
+  const hand = HAND_ON[stage];
+  const to = opts.to ?? hand.to;
+  if (!to) throw new Error(`completeStage: the ${stage} stage names the state it ends in`);
+  await endStage(store, runId, stage, now);
+  return advanceRun(store, runId, hand.from, to, { stage: hand.next, set: opts.set, now });
+}
+
+/** The report file a fetch stored (and its length in the run's counts and progress). */
+export async function recordReportFile(store: Store, runId: string, file: NonNullable<RunDoc['file']>): Promise<void> {
+  await store.col.runs.updateOne({ _id: runId }, { $set: { file, 'counts.bytes': file.length, 'progress.bytesDownloaded': file.length } });
+}
+
+/** Report retention removed an ended run's file: recorded on the run. False when the run is in progress again (revived meanwhile). */
+export async function markReportFilePurged(store: Store, runId: string, fileId: string, now = new Date()): Promise<boolean> {
+  const r = await store.col.runs.updateOne({ _id: runId, state: { $in: [...TERMINAL_RUN_STATES] }, 'file.id': fileId }, { $set: { 'file.purgedAt': now } });
+  return r.matchedCount > 0;
+}
+
+/**
+ * A parse job that failed for good: the run goes on to writing with an incomplete parse (its staged
+ * batches counted) and the error, so it finalizes once they are written and closes nothing. Idempotent:
+ * only a run still parsing is moved; a run moved so already is counted again. Null when the run is
+ * elsewhere (the parse had ended).
+ */
+export async function failParse(store: Store, runId: string, error: Omit<RunError, 'at' | 'stage'>, now = new Date()): Promise<RunDoc | null> {
+  const moved = await store.col.runs.findOneAndUpdate(
+    { _id: runId, state: 'parsing' },
+    {
+      $set: {
+        state: 'writing',
+        updatedAt: now,
+        endedAt: null,
+        parse: { complete: false, batches: 0, summary: null },
+        error: { class: error.class, message: error.message.slice(0, 2000), stage: 'parse', at: now },
+      },
+    },
+    { returnDocument: 'after' },
+  );
+  const run = moved ?? (await store.col.runs.findOne({ _id: runId, state: 'writing', 'parse.complete': false, 'error.stage': 'parse' }));
+  if (!run) return null;
+  // batches staged before the failure are counted as staged; finalize sees an incomplete parse
+  const staged = await store.col.batches.countDocuments({ runId });
+  return store.col.runs.findOneAndUpdate({ _id: runId, state: 'writing' }, { $set: { 'parse.batches': staged } }, { returnDocument: 'after' });
+}
+
+/** Remove every run of a connector (the connector is deleted); returns how many. */
+export async function deleteRunsOfConnector(store: Store, connectorId: string): Promise<number> {
+  return (await store.col.runs.deleteMany({ connectorId })).deletedCount;
 }

@@ -6,8 +6,7 @@
  */
 import { ONE_BATCH } from './one-batch.ts';
 import type { Store } from './store.ts';
-import type { SyncLockDoc } from './documents.ts';
-import { isTerminal } from './runs.repository.ts';
+import { TERMINAL_RUN_STATES, type SyncLockDoc } from './documents.ts';
 
 export type LockResult = { acquired: true; lock: SyncLockDoc } | { acquired: false; holder: SyncLockDoc };
 
@@ -38,7 +37,7 @@ export async function acquireSyncLock(store: Store, connectorId: string, syncId:
 async function isStale(store: Store, lock: SyncLockDoc, now: Date): Promise<boolean> {
   if (lock.runIds.length === 0) return now.getTime() - lock.at.getTime() > EMPTY_LOCK_STALE_MS;
   const runs = await store.col.runs.find({ _id: { $in: lock.runIds } }, { batchSize: ONE_BATCH, projection: { state: 1 } }).toArray();
-  return runs.length === lock.runIds.length && runs.every((r) => isTerminal(r.state));
+  return runs.length === lock.runIds.length && runs.every((r) => TERMINAL_RUN_STATES.includes(r.state));
 }
 
 export async function setLockRuns(store: Store, connectorId: string, syncId: string, runIds: string[]): Promise<void> {
