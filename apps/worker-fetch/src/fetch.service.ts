@@ -8,20 +8,10 @@
  */
 import type { QualysClient } from '@qpc/qualys-client';
 import type { SecretBox } from '@qpc/secrets';
-import {
-  addQualysStats,
-  claimStage,
-  completeStage,
-  connectorCredentials,
-  getConnector,
-  recordReportFile,
-  reportFileId,
-  saveReportFile,
-  setProgress,
-  StoreError,
-  usableReportFile,
-  type Store,
-} from '@qpc/store';
+import { StoreError, type Store } from '@qpc/store/db';
+import { connectorCredentials, getConnector } from '@qpc/store/connectors';
+import { addQualysStats, claimStage, completeStage, recordReportFile, setProgress } from '@qpc/store/pipeline';
+import { reportFileId, saveReportFile, usableReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 

@@ -7,23 +7,12 @@
 import { selectReports } from '@qpc/domain';
 import type { QualysClient } from '@qpc/qualys-client';
 import type { SecretBox } from '@qpc/secrets';
-import {
-  acquireSyncLock,
-  addQualysStats,
-  connectorCredentials,
-  continueSync,
-  createRun,
-  failRun,
-  getConnector,
-  ONE_BATCH,
-  releaseSyncLock,
-  setLockRuns,
-  stableId,
-  type RunTrigger,
-  type Store,
-} from '@qpc/store';
+import { stableId, type RunTrigger, type Store } from '@qpc/store/db';
+import { connectorCredentials, getConnector } from '@qpc/store/connectors';
+import { acquireSyncLock, addQualysStats, continueSync, createRun, failRun, releaseSyncLock, setLockRuns } from '@qpc/store/pipeline';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
+import { ONE_BATCH } from '@qpc/store/db';
 
 export interface SyncDeps {
   store: Store;

@@ -21,21 +21,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
-import {
-  claimStage,
-  completeStage,
-  createHostKeyResolver,
-  finalizeIfReady,
-  ipOnlyHostKeys,
-  pendingBatches,
-  readReportFile,
-  resolveHostIdentities,
-  setProgress,
-  setWaiting,
-  stageBatch,
-  stagedSeqs,
-  type Store,
-} from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { claimStage, completeStage, finalizeIfReady, pendingBatches, setProgress, setWaiting, stageBatch, stagedSeqs } from '@qpc/store/pipeline';
+import { createHostKeyResolver, ipOnlyHostKeys, resolveHostIdentities } from '@qpc/store/inventory';
+import { readReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 

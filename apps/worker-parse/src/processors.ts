@@ -3,7 +3,7 @@
  * nothing: parseFinalFailure, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for a job failed
  * by stalling out.
  */
-import { failParse, finalizeIfReady } from '@qpc/store';
+import { failParse, finalizeIfReady } from '@qpc/store/pipeline';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from './parse.service.ts';
 

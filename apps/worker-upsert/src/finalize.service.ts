@@ -4,16 +4,9 @@
  * goes on first: a retention sweep that fails retries this job (finalize is idempotent) without
  * holding up the next report; the files of runs in progress are never pruned.
  */
-import {
-  claimStage,
-  continueSync,
-  DEFAULT_REPORT_RETENTION,
-  finalizeRun,
-  isTerminal,
-  pruneReportFiles,
-  type StatementCounts,
-  type Store,
-} from '@qpc/store';
+import type { StatementCounts, Store } from '@qpc/store/db';
+import { claimStage, continueSync, finalizeRun, isTerminal } from '@qpc/store/pipeline';
+import { DEFAULT_REPORT_RETENTION, pruneReportFiles } from '@qpc/store/files';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface FinalizeDeps {

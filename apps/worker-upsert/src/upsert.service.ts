@@ -2,7 +2,9 @@
  * Write one staged batch (see @qpc/store writeBatch) and mark it done; the last batch of a parsed run
  * hands the run to finalize. A batch already done is skipped (its counts stay those of the first write).
  */
-import { claimStage, clearBatchFailure, finalizeIfReady, getBatch, markBatchDone, writeBatch, type Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { claimStage, clearBatchFailure, finalizeIfReady, getBatch, markBatchDone } from '@qpc/store/pipeline';
+import { writeBatch } from '@qpc/store/inventory';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface UpsertDeps {

@@ -4,22 +4,10 @@ import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
 import { findingKey } from '@qpc/domain';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import {
-  advanceRun,
-  createConnector,
-  createHostKeyResolver,
-  createRun,
-  createStore,
-  ensureIndexes,
-  finalizeRun,
-  ipOnlyHostKeys,
-  markBatchDone,
-  resolveHostIdentities,
-  stageBatch,
-  writeBatch,
-  type HostKeyResolver,
-  type Store,
-} from '../src/index.ts';
+import { createStore, ensureIndexes, type Store } from '../src/db.ts';
+import { createConnector } from '../src/connectors.ts';
+import { advanceRun, createRun, finalizeRun, markBatchDone, stageBatch } from '../src/pipeline.ts';
+import { createHostKeyResolver, ipOnlyHostKeys, resolveHostIdentities, writeBatch, type HostKeyResolver } from '../src/inventory.ts';
 import { finding, host } from './fixtures.ts';
 
 const box = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { COLLECTIONS } from '@qpc/store';
+import { COLLECTIONS } from '@qpc/store/db';
 import type { RunTotals } from '../metrics.ts';
 
 type Num = number | null | undefined;

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { schedulerId } from '@qpc/jobs';
-import { acquireSyncLock, deleteRunsOfConnector, releaseSyncLock, type ConnectorDoc } from '@qpc/store';
+import type { ConnectorDoc } from '@qpc/store/db';
+import { acquireSyncLock, deleteRunsOfConnector, releaseSyncLock } from '@qpc/store/pipeline';
 import { ApiError } from '../errors.ts';
 import type { ServerDeps } from '../server.ts';
 

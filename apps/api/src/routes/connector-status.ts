@@ -3,7 +3,7 @@
  * how old its newest ingested report is. Two keyed queries per connector (runs_by_connector and
  * report_unique's connectorId prefix), limited to one document each.
  */
-import type { ConnectorDoc } from '@qpc/store';
+import type { ConnectorDoc } from '@qpc/store/db';
 import { connectorNextRuns, scheduleText } from '../schedule-preview.ts';
 import type { ServerDeps } from '../server.ts';
 
