@@ -23,7 +23,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
 import type { Store } from '@qpc/store/db';
 import { claimStage, completeStage, finalizeIfReady, pendingBatches, setProgress, setWaiting, stageBatch, stagedSeqs } from '@qpc/store/pipeline';
-import { createHostKeyResolver, ipOnlyHostKeys, resolveHostIdentities } from '@qpc/store/inventory';
+import { createHostKeyResolver } from '@qpc/store/inventory';
 import { readReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
@@ -118,8 +118,6 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   const maxHostRecords = deps.maxHostRecords ?? hostRecordLimit();
   // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
   const hostKeys = createHostKeyResolver(store, network);
-  // hosts known only by IP, looked for when a host with a host id has that IP (read once, not per batch)
-  const ipOnly = await ipOnlyHostKeys(store, network);
   // batches an earlier attempt staged (see stagedSeqs): staged again as no-ops, without waiting, and their
   // upsert jobs enqueued again (the job ids dedupe)
   const staged = await stagedSeqs(store, runId);
@@ -133,9 +131,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       const h = hostsSeen.get(k);
       if (h) hosts.set(k, h);
     }
-    if (newHosts.length) await resolveHostIdentities(store, network, newHosts, ipOnly);
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
-    for (const h of keyed.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     if (!staged.has(seq)) {
       await waitForWriters(store, runId, deps.maxPending, pollMs);
       await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);

@@ -4,7 +4,7 @@
  */
 import type { Store } from '@qpc/store/db';
 import { claimStage, clearBatchFailure, finalizeIfReady, getBatch, markBatchDone } from '@qpc/store/pipeline';
-import { writeBatch } from '@qpc/store/inventory';
+import { resolveHostIdentities, writeBatch } from '@qpc/store/inventory';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface UpsertDeps {
@@ -28,7 +28,9 @@ export async function upsertBatch(deps: UpsertDeps, runId: string, seq: number):
   if (claim.status !== 'claimed') return { outcome: 'skipped', reason: claim.status === 'skipped' ? claim.reason : `run is ${claim.run.state}` };
   const { run } = claim;
   if (claim.revived) await clearBatchFailure(store, runId, seq);
-  // work: write the batch
+  // work: host identity first (a host of the batch with a host id takes over the host known only by its IP,
+  // findings included), then the batch
+  await resolveHostIdentities(store, { runId, network: run.network }, batch.hosts);
   const r = await writeBatch(store, { runId, network: run.network }, batch.hosts, batch.findings);
   // the done mark also keeps what finalize needs: the changed findings and the keys the batch saw
   const { hosts, findings, pending, created, createdBefore, unchanged, changed, docsWritten, hostsChanged, seen, changes } = r;

@@ -8,6 +8,7 @@ import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
 import { applyStagedChanges } from './apply-changes.ts';
 import { replayRewrites } from './rewrite-docs.ts';
 import { forgetSnapshot } from './finding-state.ts';
+import { forgetIdentities } from './host-identity.ts';
 
 export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
@@ -88,5 +89,6 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   // complete run of its connector: the URBA preview weighs the last complete report with them
   if (complete) await keepSeenOfLastCompleteRun(store, run.connectorId, runId);
   forgetSnapshot(runId);
+  forgetIdentities(runId);
   return done ?? getRun(store, runId);
 }

@@ -40,8 +40,8 @@ async function ingest(
   for (let i = 0; i < Math.max(findings.length, 1); i += size) {
     const fs = findings.slice(i, i + size);
     const hs = i === 0 ? hosts : [...new Set(fs.map((f) => hostOf.get(f.hostKey + '|' + f.policyId)).filter((h): h is HostRecord => !!h))];
-    await resolveHostIdentities(store, 'net', hs);
     await stageBatch(store, runId, seq, hs, fs);
+    await resolveHostIdentities(store, { runId, network: 'net' }, hs);
     if (opts.failBatch !== seq) {
       if (opts.rewriteBatch === seq) await writeBatch(store, { runId, network: 'net' }, hs, fs);
       const r = await writeBatch(store, { runId, network: 'net' }, hs, fs);
