@@ -16,7 +16,7 @@ const appImportSyntax = { selector: `ImportExpression[source.value=/${appImport}
 // Runs are written by the store's run-lifecycle module only: a write call on `<x>.runs` or on
 // `collection('runs' | COLLECTIONS.runs)` anywhere else in apps/*/src and packages/*/src fails lint.
 // No other file is exempt: a stage claims, completes and fails its run through the lifecycle's functions.
-const RUN_LIFECYCLE = 'packages/store/src/runs.repository.ts';
+const RUN_LIFECYCLE = 'packages/store/src/pipeline/runs.repository.ts';
 const writeMethod = '/^(insertOne|insertMany|updateOne|updateMany|replaceOne|deleteOne|deleteMany|findOneAndUpdate|findOneAndReplace|findOneAndDelete|bulkWrite|drop|rename)$/';
 const runsWriteMessage = `runs are written only by the run-lifecycle module (${RUN_LIFECYCLE}): call its functions`;
 const runsWriteSyntax = [

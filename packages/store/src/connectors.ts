@@ -1,2 +1,2 @@
 /** @qpc/store/connectors: Connectors: their documents, credentials and settings. */
-export * from './connectors.repository.ts';
+export * from './connectors/connectors.repository.ts';

@@ -1,3 +1,3 @@
 /** @qpc/store/files: Report files: the downloaded reports in GridFS and their retention. */
-export * from './report-files.ts';
-export * from './report-retention.ts';
+export * from './files/report-files.ts';
+export * from './files/report-retention.ts';

@@ -24,11 +24,11 @@
  * Only files whose metadata names the connector are considered (the fetch stage always sets it).
  */
 import type { Filter } from 'mongodb';
-import type { Store } from './store.ts';
-import { REPORT_BUCKET, TERMINAL_RUN_STATES } from './documents.ts';
+import type { Store } from '../db/store.ts';
+import { REPORT_BUCKET, TERMINAL_RUN_STATES } from '../db/documents.ts';
 import { deleteReportFile, reportFileId } from './report-files.ts';
-import { isTerminal, markReportFilePurged } from './runs.repository.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import { isTerminal, markReportFilePurged } from '../pipeline/runs.repository.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 
 /** Default of QPC_REPORT_RETENTION. */
 export const DEFAULT_REPORT_RETENTION = 3;

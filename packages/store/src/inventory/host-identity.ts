@@ -10,12 +10,12 @@
 import { findingKey, normalizeIp } from '@qpc/domain';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
 import { MongoBulkWriteError, type AnyBulkWriteOperation } from 'mongodb';
-import type { Store } from './store.ts';
-import type { FindingDoc } from './documents.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import type { Store } from '../db/store.ts';
+import type { FindingDoc } from '../db/documents.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 import { keyedUpdate } from './keyed-update.ts';
 import { DUPLICATE_KEY } from './insert-new.ts';
-import { StoreError } from './errors.ts';
+import { StoreError } from '../db/errors.ts';
 
 /**
  * The keys of the network's hosts known only by IP (`ip:` key, no host id): read once per run and

@@ -12,10 +12,10 @@
  * A failed or partial run may be revived by a retried job (Bull Board retry), which counts it in
  * `resumes`; reviveRun keeps the rules of a sync (one per connector, oldest report first).
  */
-import { ONE_BATCH } from './one-batch.ts';
-import type { Store } from './store.ts';
-import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type RunWaiting, type StageTiming } from './documents.ts';
-import { StoreError } from './errors.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
+import type { Store } from '../db/store.ts';
+import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type RunWaiting, type StageTiming } from '../db/documents.ts';
+import { StoreError } from '../db/errors.ts';
 import { acquireSyncLock, setLockRuns } from './sync-lock.ts';
 
 export type Stage = keyof RunDoc['timings'];

@@ -1,14 +1,14 @@
 /** Finalize one run: transitions, URBA, counts, final state, report recorded as ingested. */
 import { isComplete, DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
-import type { Store } from './store.ts';
-import type { RunDoc, RunState } from './documents.ts';
+import type { Store } from '../db/store.ts';
+import type { RunDoc, RunState } from '../db/documents.ts';
 import { advanceRun, completeStage, getRun, isTerminal } from './runs.repository.ts';
-import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from './finalize-run.ts';
+import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from '../inventory/finalize-run.ts';
 import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
-import { applyStagedChanges } from './apply-changes.ts';
-import { replayRewrites } from './rewrite-docs.ts';
-import { forgetSnapshot } from './finding-state.ts';
-import { forgetIdentities } from './host-identity.ts';
+import { applyStagedChanges } from '../inventory/apply-changes.ts';
+import { replayRewrites } from '../inventory/rewrite-docs.ts';
+import { forgetSnapshot } from '../inventory/finding-state.ts';
+import { forgetIdentities } from '../inventory/host-identity.ts';
 
 export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */

@@ -4,9 +4,9 @@
  * meeting it joins the running sync (the running one will pull the same reports). A lock whose runs
  * are all finished is stale (its holder died between two steps) and is taken over.
  */
-import { ONE_BATCH } from './one-batch.ts';
-import type { Store } from './store.ts';
-import { TERMINAL_RUN_STATES, type SyncLockDoc } from './documents.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
+import type { Store } from '../db/store.ts';
+import { TERMINAL_RUN_STATES, type SyncLockDoc } from '../db/documents.ts';
 
 export type LockResult = { acquired: true; lock: SyncLockDoc } | { acquired: false; holder: SyncLockDoc };
 
