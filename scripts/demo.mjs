@@ -165,7 +165,8 @@ console.log('{}');
 `;
 const SYNC = (connectorId) => `
 import { randomUUID } from 'node:crypto';
-import { connectStore, isTerminal } from '@qpc/store';
+import { connectStore } from '@qpc/store/db';
+import { isTerminal } from '@qpc/store/pipeline';
 import { createEnqueuer } from '@qpc/jobs';
 import { connectionOptions } from '@qpc/worker-kit';
 const { client, store } = await connectStore(process.env.MONGO_URL, { ensureIndexes: false });
@@ -189,7 +190,7 @@ await q.close(); await client.close();
 console.log(JSON.stringify(runs.map((r) => ({ reportId: r.reportId, state: r.state, counts: r.counts, urba: r.urba, error: r.error, timings: r.timings }))));
 `;
 const SUMMARY = `
-import { connectStore } from '@qpc/store';
+import { connectStore } from '@qpc/store/db';
 const { client, store } = await connectStore(process.env.MONGO_URL, { ensureIndexes: false });
 const hosts = await store.col.hosts.countDocuments({});
 const findings = await store.col.findings.find({}, { projection: { status: 1, severity: 1, testStatus: 1, closedReason: 1, reopenCount: 1 } }).toArray();

@@ -3,7 +3,7 @@
  * the connector's network against the generator's ground truth.
  */
 import { schedulerId } from '@qpc/jobs';
-import type { RunDoc } from '@qpc/store';
+import type { RunDoc } from '@qpc/store/db';
 import type { TcpProxy } from '@qpc/testing';
 import { sleep, type Server } from './servers.ts';
 import type { Check, Stack } from './stack.ts';

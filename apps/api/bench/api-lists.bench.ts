@@ -3,7 +3,7 @@
  * inventory (BENCH_HOSTS hosts x 2 policies x 3 controls findings; default 2000 hosts = 12,000 findings).
  * Prints the figures, then one JSON line.
  */
-import { allIndexes, ensureIndexes } from '@qpc/store';
+import { allIndexes, ensureIndexes } from '@qpc/store/db';
 import { startApi, VIEWER } from '../test/helpers.ts';
 import { makeFindings, makeHosts, seedInventory } from '../test/fixtures.ts';
 

@@ -6,7 +6,7 @@
  * report does not move it back, and older runs hold older reports).
  */
 import { freshness, type Freshness } from '@qpc/domain';
-import type { ConnectorDoc, RunDoc, Store } from '@qpc/store';
+import type { ConnectorDoc, RunDoc, Store } from '@qpc/store/db';
 
 export const FRESHNESS_RUNS = 100;
 

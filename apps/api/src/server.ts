@@ -4,7 +4,8 @@
  */
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
-import { DEFAULT_STUCK_AFTER_MS, findStuckRuns, type Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { DEFAULT_STUCK_AFTER_MS, findStuckRuns } from '@qpc/store/pipeline';
 import { stageJobsOf } from './stage-jobs.ts';
 import type { Queue } from 'bullmq';
 import type { QueueName } from '@qpc/jobs';

@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import { QUEUES, closeBullmq, type QueueName } from '@qpc/jobs';
-import { connectStore } from '@qpc/store';
+import { connectStore } from '@qpc/store/db';
 import type { SecretBox } from '@qpc/secrets';
 import { connectionOptions, createRedis, watchDatabase, type Logger } from '@qpc/worker-kit';
 import type { AuthTokens } from './auth.ts';

@@ -4,7 +4,8 @@
  */
 import t from 'tap';
 import { TcpProxy } from '@qpc/testing';
-import { acquireSyncLock, createRun, setLockRuns, type Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { acquireSyncLock, createRun, setLockRuns } from '@qpc/store/pipeline';
 import { makeFindings, makeHosts, seedInventory } from './fixtures.ts';
 import { startApi, type Api } from './helpers.ts';
 

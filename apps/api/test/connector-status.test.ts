@@ -1,6 +1,6 @@
 /** Connector list fields for the console (next runs, schedule in words, last run, data age) and the schedule preview. */
 import t from 'tap';
-import type { RunDoc } from '@qpc/store';
+import type { RunDoc } from '@qpc/store/db';
 import { VIEWER, startApi } from './helpers.ts';
 
 const api = await startApi(t);

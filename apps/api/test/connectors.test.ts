@@ -2,7 +2,9 @@
 import t from 'tap';
 import { Readable } from 'node:stream';
 import { schedulerId } from '@qpc/jobs';
-import { connectorCredentials, saveReportFile, stageBatch } from '@qpc/store';
+import { connectorCredentials } from '@qpc/store/connectors';
+import { stageBatch } from '@qpc/store/pipeline';
+import { saveReportFile } from '@qpc/store/files';
 import { isEncryptedValue } from '@qpc/secrets';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
 

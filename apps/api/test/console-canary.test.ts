@@ -3,7 +3,7 @@
  * cookie, as the console calls them) and in no log line; and the session id is never logged either.
  */
 import t from 'tap';
-import type { RunDoc } from '@qpc/store';
+import type { RunDoc } from '@qpc/store/db';
 import { ADMIN, VIEWER, startApi } from './helpers.ts';
 
 const CANARY = 'Canary-Console-9e41b7-Pw';

@@ -1,6 +1,6 @@
 /** GET /api/findings/export.csv: the same findings as the list under each filter, RFC 4180, no formulas. */
 import t from 'tap';
-import type { FindingDoc } from '@qpc/store';
+import type { FindingDoc } from '@qpc/store/db';
 import { VIEWER, startApi } from './helpers.ts';
 import { makeFindings, makeHosts, seedInventory } from './fixtures.ts';
 

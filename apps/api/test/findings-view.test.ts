@@ -4,7 +4,7 @@
  * concurrent requests, and no snapshot at all in MongoDB mode.
  */
 import t from 'tap';
-import { createStore, type RunDoc } from '@qpc/store';
+import { createStore, type RunDoc } from '@qpc/store/db';
 import { testMongo } from '@qpc/testing';
 import { FindingsView, openBySeverityOf } from '../src/queries/findings-view.ts';
 import { makeFindings, makeHosts, seedInventory } from './fixtures.ts';

@@ -1,5 +1,5 @@
 /** Deterministic hosts and findings shaped like the pipeline's documents, written straight to MongoDB. */
-import type { FindingDoc, HostDoc, Store } from '@qpc/store';
+import type { FindingDoc, HostDoc, Store } from '@qpc/store/db';
 
 export const NETWORKS = ['net-a', 'net-b'];
 const TAGS = ['Windows', 'Linux', 'PCI', 'DMZ'];

@@ -3,8 +3,8 @@
  * under concurrent writes, detail routes, and every list query served by an index.
  */
 import t from 'tap';
-import type { FindingDoc, HostDoc } from '@qpc/store';
-import { FINDING_FILTER_FIELDS, allIndexes, ensureIndexes } from '@qpc/store';
+import type { FindingDoc, HostDoc } from '@qpc/store/db';
+import { FINDING_FILTER_FIELDS, allIndexes, ensureIndexes } from '@qpc/store/db';
 import { VIEWER, startApi, type Api } from './helpers.ts';
 import { makeFindings, makeHosts, seedInventory } from './fixtures.ts';
 import { checkServedByIndex } from './index-plan.ts';

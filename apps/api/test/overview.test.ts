@@ -1,6 +1,6 @@
 /** GET /api/overview and GET /api/connectors/:id/runs/chart over a small hand-counted data set. */
 import t from 'tap';
-import type { FindingDoc, RunDoc } from '@qpc/store';
+import type { FindingDoc, RunDoc } from '@qpc/store/db';
 import { VIEWER, startApi } from './helpers.ts';
 
 const api = await startApi(t);

@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createQualysClient } from '@qpc/qualys-client';
-import { connectorCredentials } from '@qpc/store';
+import { connectorCredentials } from '@qpc/store/connectors';
 import { httpServer } from '@qpc/testing';
 import { startApi } from './helpers.ts';
 import { createClientProbe } from '../src/qualys-probe-client.ts';

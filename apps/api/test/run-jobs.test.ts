@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Worker } from 'bullmq';
 import { jobIds } from '@qpc/jobs';
-import type { ConnectorDoc, RunDoc } from '@qpc/store';
+import type { ConnectorDoc, RunDoc } from '@qpc/store/db';
 import { waitFor } from '@qpc/testing';
 import { connectionOptions } from '@qpc/worker-kit';
 import { VIEWER, startApi } from './helpers.ts';

@@ -1,7 +1,7 @@
 /** Sync history over HTTP (newest first, state and date filters, paging), run detail, on-demand sync. */
 import t from 'tap';
-import type { RunDoc, RunState } from '@qpc/store';
-import { allIndexes, ensureIndexes } from '@qpc/store';
+import type { RunDoc, RunState } from '@qpc/store/db';
+import { allIndexes, ensureIndexes } from '@qpc/store/db';
 import { VIEWER, startApi } from './helpers.ts';
 import { checkServedByIndex } from './index-plan.ts';
 import { runsFilter, runsQuery } from '../src/routes/runs.ts';

@@ -1,7 +1,7 @@
 /** Runs that stopped advancing with no job to move them on are shown by the API and counted in /metrics. */
 import t from 'tap';
 import { jobIds } from '@qpc/jobs';
-import { createRun } from '@qpc/store';
+import { createRun } from '@qpc/store/pipeline';
 import { startApi } from './helpers.ts';
 
 t.test('GET /api/stuck-runs and qpc_runs_stuck show a run left in parsing without a parse job', async (t) => {

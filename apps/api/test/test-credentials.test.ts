@@ -5,7 +5,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { startSimulator, DEMO_SCENARIO, resolveScenario } from '@qpc/qualys-sim';
-import { connectorCredentials } from '@qpc/store';
+import { connectorCredentials } from '@qpc/store/connectors';
 import { VIEWER, startApi } from './helpers.ts';
 import { createClientProbe } from '../src/qualys-probe-client.ts';
 

@@ -1,7 +1,7 @@
 /** GET /api/connectors/:id/urba/preview: the candidates of the last complete run, hand-counted, and the finalizer's own dry run agrees. */
 import t from 'tap';
-import type { AssessmentDoc, FindingDoc, RunDoc } from '@qpc/store';
-import { applyUrba } from '@qpc/store';
+import type { AssessmentDoc, FindingDoc, RunDoc } from '@qpc/store/db';
+import { applyUrba } from '@qpc/store/inventory';
 import { VIEWER, startApi } from './helpers.ts';
 
 const api = await startApi(t);

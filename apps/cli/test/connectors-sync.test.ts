@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectDeps, createServer } from '@qpc/api';
 import { createSecretBox } from '@qpc/secrets';
-import { connectorCredentials } from '@qpc/store';
+import { connectorCredentials } from '@qpc/store/connectors';
 import { httpServer, testMongo, testRedis, waitFor } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 

@@ -2,7 +2,8 @@
 import { Queue } from 'bullmq';
 import { loadConfig } from '@qpc/config';
 import { QUEUES, closeBullmq, createEnqueuer, stageJobs } from '@qpc/jobs';
-import { connectStore, recoverStuckRuns } from '@qpc/store';
+import { connectStore } from '@qpc/store/db';
+import { recoverStuckRuns } from '@qpc/store/pipeline';
 import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat, watchDatabase } from '@qpc/worker-kit';
 import { scheduleReconciler, startReconciler } from './schedules.service.ts';
 

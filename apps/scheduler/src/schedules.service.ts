@@ -14,9 +14,9 @@
 import type { Queue } from 'bullmq';
 import { scheduleToCron } from '@qpc/domain';
 import { jobOptions, schedulerId } from '@qpc/jobs';
-import type { Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
 import type { Logger } from '@qpc/worker-kit';
-import { ONE_BATCH } from '@qpc/store';
+import { ONE_BATCH } from '@qpc/store/db';
 
 const PREFIX = schedulerId('');
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { allIndexes, ensureIndexes, type RunDoc } from '@qpc/store';
+import { allIndexes, ensureIndexes, type RunDoc } from '@qpc/store/db';
 import { buildWeb } from '../../../scripts/apps.mjs';
 import { ADMIN, startApi } from '../../api/test/helpers.ts';
 import { makeFindings, makeHosts, seedInventory } from '../../api/test/fixtures.ts';

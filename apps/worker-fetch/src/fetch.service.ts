@@ -8,21 +8,10 @@
  */
 import type { QualysClient } from '@qpc/qualys-client';
 import type { SecretBox } from '@qpc/secrets';
-import {
-  addQualysStats,
-  advanceRun,
-  connectorCredentials,
-  endStage,
-  getConnector,
-  getRun,
-  reportFileId,
-  reviveRun,
-  saveReportFile,
-  setProgress,
-  StoreError,
-  usableReportFile,
-  type Store,
-} from '@qpc/store';
+import { StoreError, type Store } from '@qpc/store/db';
+import { connectorCredentials, getConnector } from '@qpc/store/connectors';
+import { addQualysStats, claimStage, completeStage, recordReportFile, setProgress } from '@qpc/store/pipeline';
+import { reportFileId, saveReportFile, usableReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 
@@ -39,24 +28,19 @@ export type FetchResult = { outcome: 'done' | 'skipped'; bytes?: number; reason?
 
 export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchResult> {
   const { store } = deps;
-  let run = await getRun(store, runId);
-  if (run.state === 'failed') {
-    const revived = await reviveRun(store, runId, 'fetching');
-    if (!revived) return { outcome: 'skipped', reason: 'run moved on' };
-    run = revived;
-  }
-  if (run.state === 'parsing') {
+  // claim: a queued (or retried) run moves to fetching; one an earlier attempt stored is handed to parse again
+  const claim = await claimStage(store, runId, 'fetch');
+  if (claim.status === 'handed-off') {
     // an earlier attempt stored the report and moved the run on, then failed before (or while)
     // handing it to parse: make sure the parse job exists (its id dedupes)
-    await deps.enqueue.parse(runId, run.connectorId, run.resumes);
+    await deps.enqueue.parse(runId, claim.run.connectorId, claim.run.resumes);
     return { outcome: 'done', reason: 'stored already; handed to parse' };
   }
-  if (run.state !== 'queued' && run.state !== 'fetching') {
-    return { outcome: 'skipped', reason: `run is ${run.state}` };
-  }
-  const moved = await advanceRun(store, runId, ['queued', 'fetching'], 'fetching', { stage: 'fetch' });
-  if (!moved || !run.reportId) return { outcome: 'skipped', reason: 'run moved on' };
+  if (claim.status === 'skipped') return { outcome: 'skipped', reason: claim.reason };
+  const { run } = claim;
+  if (!run.reportId) return { outcome: 'skipped', reason: 'run has no report' };
 
+  // work: download into GridFS
   const fileId = reportFileId(runId);
   let file = run.file;
   // stored whole by an earlier attempt: no download; missing, cut, or removed by report retention: download
@@ -89,15 +73,15 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
         );
       }
       file = { ...stored, etag: dl.etag ?? null };
-      await store.col.runs.updateOne({ _id: runId }, { $set: { file, 'counts.bytes': stored.length, 'progress.bytesDownloaded': stored.length } });
+      await recordReportFile(store, runId, file);
     } finally {
       const s = client.stats();
       await addQualysStats(store, runId, { calls: s.calls, conflicts409: s.conflicts409, waitedSec: s.waitedSec + s.slotWaitSec });
       await client.close();
     }
   }
-  await endStage(store, runId, 'fetch');
-  const next = await advanceRun(store, runId, ['fetching'], 'parsing', { stage: 'parse' });
+  // hand off: the run moves to parsing, then the parse job
+  const next = await completeStage(store, runId, 'fetch');
   if (next) await deps.enqueue.parse(runId, next.connectorId, next.resumes);
   deps.logger.info({ runId, bytes: file.length, sha256: file.sha256 }, 'report stored');
   return { outcome: 'done', bytes: file.length };

@@ -4,7 +4,8 @@
  * a job failed by stalling out.
  */
 import type { Enqueuer } from '@qpc/jobs';
-import { continueSync, failRun, getRun, type Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { continueSync, failRun, getRun } from '@qpc/store/pipeline';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { planSync, recordSyncFailure, type SyncDeps } from './sync.service.ts';
 import { fetchRun, type FetchDeps } from './fetch.service.ts';

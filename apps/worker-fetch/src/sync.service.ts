@@ -7,22 +7,12 @@
 import { selectReports } from '@qpc/domain';
 import type { QualysClient } from '@qpc/qualys-client';
 import type { SecretBox } from '@qpc/secrets';
-import {
-  acquireSyncLock,
-  addQualysStats,
-  connectorCredentials,
-  continueSync,
-  createRun,
-  getConnector,
-  releaseSyncLock,
-  setLockRuns,
-  stableId,
-  type RunTrigger,
-  type Store,
-} from '@qpc/store';
+import { stableId, type RunTrigger, type Store } from '@qpc/store/db';
+import { connectorCredentials, getConnector } from '@qpc/store/connectors';
+import { acquireSyncLock, addQualysStats, continueSync, createRun, failRun, releaseSyncLock, setLockRuns } from '@qpc/store/pipeline';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
-import { ONE_BATCH } from '@qpc/store';
+import { ONE_BATCH } from '@qpc/store/db';
 
 export interface SyncDeps {
   store: Store;
@@ -131,9 +121,6 @@ export async function recordSyncFailure(
   const runId = runIdFor(syncId, 'failed');
   const now = new Date();
   await createRun(store, { _id: runId, connectorId: connector._id, syncId, trigger: req.trigger, network: connector.network, index: 0, report: null, state: 'queued' }, now);
-  await store.col.runs.updateOne(
-    { _id: runId, state: 'queued' },
-    { $set: { state: 'failed', endedAt: now, updatedAt: now, error: { class: error.class, message: error.message.slice(0, 2000), stage: 'sync', at: now } } },
-  );
+  await failRun(store, runId, { class: error.class, message: error.message, stage: 'sync' }, now);
   await releaseSyncLock(store, connector._id, syncId);
 }

@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { createSecretBox } from '@qpc/secrets';
-import { createRun, createStore } from '@qpc/store';
+import { createStore } from '@qpc/store/db';
+import { createRun } from '@qpc/store/pipeline';
 import { testMongo } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { fetchRun } from '../src/fetch.service.ts';

@@ -1,7 +1,8 @@
 /** A sync never runs on a connector whose delete stopped half-way, even once the delete's lock went stale. */
 import t from 'tap';
 import { createSecretBox } from '@qpc/secrets';
-import { acquireSyncLock, createStore, type ConnectorDoc } from '@qpc/store';
+import { createStore, type ConnectorDoc } from '@qpc/store/db';
+import { acquireSyncLock } from '@qpc/store/pipeline';
 import { testMongo } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { planSync } from '../src/sync.service.ts';

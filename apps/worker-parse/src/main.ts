@@ -1,5 +1,5 @@
 /** worker-parse: streams stored reports through the parser and stages write batches (parse queue). */
-import { sweepReportTempDirs } from '@qpc/store';
+import { sweepReportTempDirs } from '@qpc/store/files';
 import { runWorker, startWorkerApp } from '@qpc/worker-kit';
 import { parseFinalFailure, parseHandler } from './processors.ts';
 

@@ -21,25 +21,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { parseReport, ReportError, type FindingRecord, type HeaderRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
-import {
-  advanceRun,
-  createHostKeyResolver,
-  endStage,
-  finalizeIfReady,
-  getRun,
-  readReportFile,
-  pendingBatches,
-  ipOnlyHostKeys,
-  resolveHostIdentities,
-  reviveRun,
-  setProgress,
-  setWaiting,
-  stageBatch,
-  stagedSeqs,
-  startStage,
-  StoreError,
-  type Store,
-} from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { claimStage, completeStage, finalizeIfReady, pendingBatches, setProgress, setWaiting, stageBatch, stagedSeqs } from '@qpc/store/pipeline';
+import { createHostKeyResolver } from '@qpc/store/inventory';
+import { readReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 
@@ -111,31 +96,17 @@ export function reportDataAsOf(header: Pick<HeaderRecord, 'generatedAt'> | null)
 
 export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseResult> {
   const { store } = deps;
-  let run = await getRun(store, runId);
-  if ((run.state === 'failed' || run.state === 'partial') && run.file?.purgedAt) {
-    // the run ended and report retention (QPC_REPORT_RETENTION) removed its file: nothing to re-read
-    throw new StoreError(
-      'REPORT_FILE_PURGED',
-      `run ${runId}: its report file was removed by report retention after the run ended; download it again (retry the run's fetch job, or sync with re-ingest)`,
-      false,
-    );
-  }
-  if (run.state === 'failed' || run.state === 'partial') {
-    const revived = await reviveRun(store, runId, 'parsing');
-    if (!revived) return { outcome: 'skipped', reason: 'run moved on' };
-    await store.col.runs.updateOne({ _id: runId }, { $set: { parse: null } });
-    run = revived;
-  }
-  if (run.state !== 'parsing') {
+  // claim: a parsing (or retried) run is read from its stored report; one an earlier attempt handed on is
+  // handed to finalize again (finalizeIfReady: once its batches are written)
+  const claim = await claimStage(store, runId, 'parse');
+  if (claim.status === 'handed-off') {
     // a re-run after a crash past the hand-off: make sure finalize is not forgotten
-    if (run.state === 'writing') await finalizeIfReady(store, runId, deps.enqueue.finalize);
-    return { outcome: 'skipped', reason: `run is ${run.state}` };
+    await finalizeIfReady(store, runId, deps.enqueue.finalize);
+    return { outcome: 'skipped', reason: `run is ${claim.run.state}` };
   }
+  if (claim.status === 'skipped') return { outcome: 'skipped', reason: claim.reason };
+  const { run } = claim;
   if (!run.file) throw new Error(`run ${runId} has no stored report file`);
-  await startStage(store, runId, 'parse');
-  // a crashed attempt may have left its wait shown
-  if (run.progress.waiting) await setWaiting(store, runId, null);
-  await startStage(store, runId, 'write');
   const { connectorId, network } = run;
 
   let bytes = 0;
@@ -159,8 +130,6 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   const maxHostRecords = deps.maxHostRecords ?? hostRecordLimit();
   // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
   const hostKeys = createHostKeyResolver(store, network);
-  // hosts known only by IP, looked for when a host with a host id has that IP (read once, not per batch)
-  const ipOnly = await ipOnlyHostKeys(store, network);
   // batches an earlier attempt staged (see stagedSeqs): staged again as no-ops, without waiting, and their
   // upsert jobs enqueued again (the job ids dedupe)
   const staged = await stagedSeqs(store, runId);
@@ -174,9 +143,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       const h = hostsSeen.get(k);
       if (h) hosts.set(k, h);
     }
-    if (newHosts.length) await resolveHostIdentities(store, network, newHosts, ipOnly);
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
-    for (const h of keyed.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     if (!staged.has(seq)) {
       await waitForWriters(store, runId, deps.maxPending, pollMs);
       await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
@@ -265,8 +232,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     'counts.recordsRejected': s?.rejected ?? [...rejected.values()].reduce((a, b) => a + b, 0),
   };
   if (parseError) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
-  await endStage(store, runId, 'parse');
-  await advanceRun(store, runId, ['parsing'], 'writing', { set });
+  // hand off: the run moves to writing; finalize follows its last batch
+  await completeStage(store, runId, 'parse', { set });
   await finalizeIfReady(store, runId, deps.enqueue.finalize);
   deps.logger.info({ runId, batches: seq, findings: s?.findings, error: parseError?.code }, 'report parsed');
   return { outcome: 'done', batches: seq, findings: s?.findings ?? 0, ...(parseError ? { error: parseError.code } : {}) };

@@ -3,7 +3,7 @@
  * nothing: parseFinalFailure, which @qpc/worker-kit's runWorker calls (onFinalFailure) also for a job failed
  * by stalling out.
  */
-import { finalizeIfReady } from '@qpc/store';
+import { failParse, finalizeIfReady } from '@qpc/store/pipeline';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from './parse.service.ts';
 
@@ -20,25 +20,10 @@ export function parseHandler(deps: ParseDeps): Handler<'parse'> {
 export function parseFinalFailure(deps: { store: ParseDeps['store']; enqueue: Pick<ParseDeps['enqueue'], 'finalize'> }): FinalFailureHandler<'parse'> {
   return async (data, err) => {
     const e = rootCause(err);
-    const now = new Date();
-    const moved = await deps.store.col.runs.findOneAndUpdate(
-      { _id: data.runId, state: 'parsing' },
-      {
-        $set: {
-          state: 'writing',
-          updatedAt: now,
-          endedAt: null,
-          parse: { complete: false, batches: 0, summary: null },
-          error: { class: e.name, message: e.message.slice(0, 2000), stage: 'parse', at: now },
-        },
-      },
-      { returnDocument: 'after' },
-    );
-    const run = moved ?? (await deps.store.col.runs.findOne({ _id: data.runId, state: 'writing', 'parse.complete': false, 'error.stage': 'parse' }));
+    // the run is handed to writing with an incomplete parse (see failParse), then to finalize once its
+    // staged batches are written
+    const run = await failParse(deps.store, data.runId, { class: e.name, message: e.message });
     if (!run) return;
-    // batches staged before the failure are counted as staged; finalize sees an incomplete parse
-    const staged = await deps.store.col.batches.countDocuments({ runId: data.runId });
-    await deps.store.col.runs.updateOne({ _id: data.runId, state: 'writing' }, { $set: { 'parse.batches': staged } });
     await finalizeIfReady(deps.store, data.runId, deps.enqueue.finalize);
   };
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateReport, reportSpec } from '@qpc/qualys-sim';
-import { createRun, reportFileId, saveReportFile, type Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
+import { createRun } from '@qpc/store/pipeline';
+import { reportFileId, saveReportFile } from '@qpc/store/files';
 
 /** A run in state `parsing` whose generated report (`hosts` x `controls`, one policy) is stored in GridFS. */
 export async function parsingRun(store: Store, size: { hosts: number; controls: number } = { hosts: 12, controls: 5 }): Promise<string> {

@@ -4,7 +4,8 @@
  * memory. Real MongoDB-wire server and GridFS.
  */
 import t from 'tap';
-import { createStore, decodeBatchRecords, ensureIndexes } from '@qpc/store';
+import { createStore, ensureIndexes } from '@qpc/store/db';
+import { decodeBatchRecords } from '@qpc/store/pipeline';
 import { testMongo } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from '../src/parse.service.ts';

@@ -5,7 +5,8 @@
  * that marks batches written.
  */
 import t from 'tap';
-import { createStore, ensureIndexes, getRun, markBatchDone, setProgress, type Store } from '@qpc/store';
+import { createStore, ensureIndexes, type Store } from '@qpc/store/db';
+import { getRun, markBatchDone, setProgress } from '@qpc/store/pipeline';
 import { testMongo, waitFor } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from '../src/parse.service.ts';

@@ -5,7 +5,8 @@
  * stand-in that marks each enqueued batch written.
  */
 import t from 'tap';
-import { createStore, ensureIndexes, markBatchDone } from '@qpc/store';
+import { createStore, ensureIndexes } from '@qpc/store/db';
+import { markBatchDone } from '@qpc/store/pipeline';
 import { testMongo } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { parseRun, type ParseDeps } from '../src/parse.service.ts';

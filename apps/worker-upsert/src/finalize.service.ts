@@ -4,7 +4,9 @@
  * goes on first: a retention sweep that fails retries this job (finalize is idempotent) without
  * holding up the next report; the files of runs in progress are never pruned.
  */
-import { continueSync, DEFAULT_REPORT_RETENTION, endStage, finalizeRun, getRun, isTerminal, pruneReportFiles, reviveRun, type StatementCounts, type Store } from '@qpc/store';
+import type { StatementCounts, Store } from '@qpc/store/db';
+import { claimStage, continueSync, finalizeRun, isTerminal } from '@qpc/store/pipeline';
+import { DEFAULT_REPORT_RETENTION, pruneReportFiles } from '@qpc/store/files';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface FinalizeDeps {
@@ -19,14 +21,12 @@ export interface FinalizeDeps {
 }
 
 export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ outcome: 'done'; state: string }> {
-  const before = await getRun(deps.store, runId);
-  if (before.state === 'failed' && before.error?.stage === 'finalize' && before.error.class !== 'RUN_INCOMPLETE') {
-    // a finalize job that failed for good, retried (Bull Board): the run it failed is revived and finalized
-    // (an incomplete run's own end is not a failure: it stays as it is)
-    await reviveRun(deps.store, runId, 'writing');
-  }
-  await endStage(deps.store, runId, 'write');
-  const run = await finalizeRun(deps.store, runId, { threshold: deps.urbaThreshold });
+  // claim: a finalize job that failed for good, retried (Bull Board), revives the run it failed (an
+  // incomplete run's own end is not a failure: it stays as it is); an ended run is handed on again
+  const claim = await claimStage(deps.store, runId, 'finalize');
+  if (claim.status === 'skipped') return { outcome: 'done', state: claim.run?.state ?? 'unknown' };
+  // work: counts, transitions, URBA, the run's end (finalizeRun); hand off: the sync's next run
+  const run = claim.status === 'claimed' ? await finalizeRun(deps.store, runId, { threshold: deps.urbaThreshold }) : claim.run;
   await continueSync(deps.store, run.syncId, run.connectorId, deps.enqueueFetch);
   deps.logger.info({ runId, state: run.state, counts: run.counts, urba: run.urba?.decision, findingStatements: deps.statements }, 'run finalized');
   if (isTerminal(run.state)) {

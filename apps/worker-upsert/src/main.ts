@@ -1,5 +1,5 @@
 /** worker-upsert: writes staged batches (upsert queue) and finalizes runs (finalize queue). */
-import { countStatements } from '@qpc/store';
+import { countStatements } from '@qpc/store/db';
 import { runWorker, startWorkerApp } from '@qpc/worker-kit';
 import { finalizeFinalFailure, finalizeHandler, upsertFinalFailure, upsertHandler } from './processors.ts';
 

@@ -3,7 +3,8 @@
  * closes nothing. A run whose finalize fails for good is failed and its sync goes on. The final-failure
  * handlers run through @qpc/worker-kit's runWorker (onFinalFailure), also for jobs failed by stalling out.
  */
-import { continueSync, failRun, finalizeIfReady, getRun, markBatchFailed, StoreError } from '@qpc/store';
+import { StoreError } from '@qpc/store/db';
+import { continueSync, failRun, finalizeIfReady, getRun, markBatchFailed } from '@qpc/store/pipeline';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { upsertBatch, type UpsertDeps } from './upsert.service.ts';
 import { finalize, type FinalizeDeps } from './finalize.service.ts';

@@ -27,7 +27,9 @@
 import t from 'tap';
 import { jobOptions, type QueueName } from '@qpc/jobs';
 import { reportDigest, type ScenarioFile, type ScenarioReport } from '@qpc/qualys-sim';
-import { encodeBatchRecords, getBatch, hasHash, keyHash, seenByRun, type FindingDoc, type RunDoc, type Store } from '@qpc/store';
+import type { FindingDoc, RunDoc, Store } from '@qpc/store/db';
+import { encodeBatchRecords, getBatch } from '@qpc/store/pipeline';
+import { hasHash, keyHash, seenByRun } from '@qpc/store/inventory';
 import { waitFor } from '@qpc/testing';
 import { startStack, groundTruth, dbState, WORKERS, type Stack } from './harness.ts';
 

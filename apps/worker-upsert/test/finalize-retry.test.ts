@@ -7,7 +7,9 @@
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSecretBox } from '@qpc/secrets';
-import { acquireSyncLock, advanceRun, createConnector, createRun, createStore, ensureIndexes, setLockRuns, type Store } from '@qpc/store';
+import { createStore, ensureIndexes, type Store } from '@qpc/store/db';
+import { createConnector } from '@qpc/store/connectors';
+import { acquireSyncLock, advanceRun, createRun, setLockRuns } from '@qpc/store/pipeline';
 import { testMongo } from '@qpc/testing';
 import { createLogger } from '@qpc/worker-kit';
 import { finalize, finalizeFinalFailure, type FinalizeDeps } from '../src/index.ts';

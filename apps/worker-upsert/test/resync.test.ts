@@ -12,7 +12,7 @@
 import t from 'tap';
 import type { ScenarioFile } from '@qpc/qualys-sim';
 import { waitFor } from '@qpc/testing';
-import type { Store } from '@qpc/store';
+import type { Store } from '@qpc/store/db';
 import { startStack, groundTruth, WORKERS, type Stack } from './harness.ts';
 
 const HOSTS = Number(process.env.QPC_TEST_RESYNC_HOSTS ?? 40);

@@ -17,7 +17,8 @@
 import net from 'node:net';
 import t from 'tap';
 import type { ScenarioFile, ScenarioReport } from '@qpc/qualys-sim';
-import { hasHash, keyHash, seenByRun, type FindingDoc, type Store } from '@qpc/store';
+import type { FindingDoc, Store } from '@qpc/store/db';
+import { hasHash, keyHash, seenByRun } from '@qpc/store/inventory';
 import { waitFor } from '@qpc/testing';
 import { startStack, groundTruth, WORKERS } from './harness.ts';
 

@@ -15,7 +15,7 @@
  */
 import t, { type Test } from 'tap';
 import { expectedRecords, reportByteLength, type ScenarioFile } from '@qpc/qualys-sim';
-import type { FindingDoc, RunDoc } from '@qpc/store';
+import type { FindingDoc, RunDoc } from '@qpc/store/db';
 import { startStack, WORKERS, type Stack } from './harness.ts';
 
 const ALL_OPEN = { passed: 0, failed: 3, error: 1 };

@@ -2,7 +2,8 @@ import t from 'tap';
 import { Binary } from 'mongodb';
 import { deflateRawSync } from 'node:zlib';
 import { testMongo } from '@qpc/testing';
-import { createStore, decodeBatchRecords, encodeBatchRecords, getBatch, stageBatch, StoreError, type BatchDoc } from '../src/index.ts';
+import { createStore, StoreError } from '../src/db.ts';
+import { decodeBatchRecords, encodeBatchRecords, getBatch, stageBatch, type BatchDoc } from '../src/pipeline.ts';
 import type { FindingRecord } from '@qpc/pc-report';
 import { finding, host } from './fixtures.ts';
 

@@ -4,22 +4,10 @@ import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
 import { findingKey } from '@qpc/domain';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import {
-  advanceRun,
-  createConnector,
-  createHostKeyResolver,
-  createRun,
-  createStore,
-  ensureIndexes,
-  finalizeRun,
-  ipOnlyHostKeys,
-  markBatchDone,
-  resolveHostIdentities,
-  stageBatch,
-  writeBatch,
-  type HostKeyResolver,
-  type Store,
-} from '../src/index.ts';
+import { createStore, ensureIndexes, type Store } from '../src/db.ts';
+import { createConnector } from '../src/connectors.ts';
+import { advanceRun, createRun, finalizeRun, markBatchDone, stageBatch } from '../src/pipeline.ts';
+import { createHostKeyResolver, ipOnlyHostKeys, resolveHostIdentities, writeBatch, type HostKeyResolver } from '../src/inventory.ts';
 import { finding, host } from './fixtures.ts';
 
 const box = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
@@ -33,22 +21,21 @@ async function setup(t: Teardown) {
 }
 
 /**
- * Ingest a report as the parse and upsert stages do: per batch, merge (resolveHostIdentities), then
- * re-key IP-only records with one resolver for the whole report, stage, write, finalize.
+ * Ingest a report as the parse and upsert stages do: the parse re-keys IP-only records with one resolver
+ * for the whole report and stages each batch; the write of a batch merges (resolveHostIdentities), then
+ * writes; then finalize.
  */
 async function ingest(store: Store, connectorId: string, batches: { hosts: HostRecord[]; findings: FindingRecord[] }[], network = 'net') {
   const runId = randomUUID();
   await createRun(store, { _id: runId, connectorId, syncId: runId, trigger: 'schedule', network, index: 0, report: { id: runId, title: 'QPC x', launchedAt: null }, state: 'queued' });
   await advanceRun(store, runId, ['queued'], 'parsing');
   const resolver = createHostKeyResolver(store, network);
-  const ipOnly = await ipOnlyHostKeys(store, network);
   let findings = 0;
   let hosts = 0;
   for (const [seq, b] of batches.entries()) {
-    if (b.hosts.length) await resolveHostIdentities(store, network, b.hosts, ipOnly);
     const k = await resolver.rekey(b.hosts, b.findings);
-    for (const h of k.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     await stageBatch(store, runId, seq, k.hosts, k.findings);
+    await resolveHostIdentities(store, { runId, network }, k.hosts);
     const r = await writeBatch(store, { runId, network }, k.hosts, k.findings);
     await markBatchDone(store, runId, seq, { hosts: r.hosts, findings: r.findings, seen: r.seen, changes: r.changes });
     findings += b.findings.length;
@@ -179,22 +166,42 @@ t.test('an IP-only record meeting its host\'s own record in one batch gives one 
   t.same((await fresh.rekey([ipOnly(4, '10.4.4.4'), ipOnly(5, '10.4.4.5')], [])).hosts.map((h) => h.hostKey), ['ip:10.4.4.4', 'qid:42']);
 });
 
-t.test('hosts known only by IP are looked up from the set read at the start of a parse', async (t) => {
+t.test('the write side merges: hosts known only by IP are read once per run, a merge a kill left half done is finished', async (t) => {
   const { store, connectorId } = await setup(t);
   const a = ipOnly(1, '10.5.5.1');
   const b = ipOnly(2, '10.5.5.2');
-  await ingest(store, connectorId, [{ hosts: [a, b], findings: [finding(a, '1', 'Failed'), finding(b, '1', 'Failed')] }]);
+  await ingest(store, connectorId, [{ hosts: [a, b], findings: [finding(a, '1', 'Failed'), finding(a, '2', 'Passed'), finding(b, '1', 'Failed')] }]);
   const known = withId(9, '950', '10.6.6.6');
   await ingest(store, connectorId, [{ hosts: [known], findings: [finding(known, '1', 'Failed')] }]);
   const keys = await ipOnlyHostKeys(store, 'net');
   t.same([...keys].sort(), ['ip:10.5.5.1', 'ip:10.5.5.2'], 'the ip: hosts of the network, not the host with an id');
 
-  // a set without the key: the host is not looked for, so not merged
+  // a run's write merges the host with the IP, findings included
+  const run1 = randomUUID();
   const later = withId(1, '951', '10.5.5.1');
-  t.equal(await resolveHostIdentities(store, 'net', [later], new Set(['ip:10.5.5.2'])), 0, 'not in the set: not merged');
-  t.equal(await store.col.hosts.countDocuments({ hostKey: 'ip:10.5.5.1' }), 1);
-  // with the set read from the database: merged, and the key leaves the set
-  t.equal(await resolveHostIdentities(store, 'net', [later], keys), 1, 'in the set: merged');
-  t.same([...keys], ['ip:10.5.5.2'], 'the merged key left the set');
-  t.same((await store.col.hosts.findOne({ hostKey: 'qid:951' }))?.aliases, ['ip:10.5.5.1'], 'the host took its id, the old key kept as alias');
+  t.equal(await resolveHostIdentities(store, { runId: run1, network: 'net' }, [later]), 1, 'merged');
+  t.equal(await resolveHostIdentities(store, { runId: run1, network: 'net' }, [later]), 0, 'settled: not looked for again');
+  const merged = await store.col.hosts.findOne({ hostKey: 'qid:951' });
+  t.same(merged?.aliases, ['ip:10.5.5.1'], 'the host took its id, the old key kept as alias');
+  t.equal(merged?.rekeyFrom, undefined, 'no re-key pending');
+  t.same(
+    (await store.col.findings.find({ hostKey: 'qid:951' }).toArray()).map((f) => f.findingKey).sort(),
+    [finding(later, '1', 'Failed').findingKey, finding(later, '2', 'Passed').findingKey].sort(),
+    'findings moved, under keys of the host id',
+  );
+  t.equal(await store.col.findings.countDocuments({ hostKey: 'ip:10.5.5.1' }), 0, 'none left under the old key');
+
+  // an ip: host created after the run's first look is not looked for by that run (a later run does)
+  const c = ipOnly(3, '10.5.5.3');
+  await ingest(store, connectorId, [{ hosts: [c], findings: [finding(c, '1', 'Failed')] }]);
+  t.equal(await resolveHostIdentities(store, { runId: run1, network: 'net' }, [withId(3, '953', '10.5.5.3')]), 0, 'not in the set read at the run\'s first batch');
+  t.equal(await resolveHostIdentities(store, { runId: randomUUID(), network: 'net' }, [withId(3, '953', '10.5.5.3')]), 1, 'a later run merges it');
+
+  // a merge killed after its compare-and-set, before its findings moved: the next write of the host finishes it
+  await store.col.hosts.updateOne({ hostKey: 'ip:10.5.5.2' }, { $set: { hostKey: 'qid:952', qualysHostId: '952', rekeyFrom: 'ip:10.5.5.2' }, $addToSet: { aliases: 'ip:10.5.5.2' } });
+  t.equal(await store.col.findings.countDocuments({ hostKey: 'ip:10.5.5.2' }), 1, 'the finding still waits under the old key');
+  t.equal(await resolveHostIdentities(store, { runId: randomUUID(), network: 'net' }, [withId(2, '952', '10.5.5.2')]), 0, 'nothing left to merge');
+  t.equal(await store.col.findings.countDocuments({ hostKey: 'ip:10.5.5.2' }), 0, 'moved by the next write');
+  t.equal(await store.col.findings.countDocuments({ hostKey: 'qid:952' }), 1);
+  t.equal((await store.col.hosts.findOne({ hostKey: 'qid:952' }))?.rekeyFrom, undefined, 'the mark is gone');
 });

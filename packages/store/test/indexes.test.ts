@@ -1,6 +1,6 @@
 import t from 'tap';
 import { testMongo } from '@qpc/testing';
-import { createStore, ensureIndexes, allIndexes } from '../src/index.ts';
+import { createStore, ensureIndexes, allIndexes } from '../src/db.ts';
 
 t.test('ensureIndexes creates every index, twice without error, and unique keys hold', async (t) => {
   const { db } = await testMongo(t);

@@ -4,23 +4,11 @@ import { Readable } from 'node:stream';
 import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import {
-  createStore,
-  ensureIndexes,
-  createConnector,
-  createRun,
-  advanceRun,
-  stageBatch,
-  writeBatch,
-  markBatchDone,
-  finalizeRun,
-  resolveHostIdentities,
-  saveReportFile,
-  openReportFile,
-  acquireSyncLock,
-  releaseSyncLock,
-  type Store,
-} from '../src/index.ts';
+import { createStore, ensureIndexes, type Store } from '../src/db.ts';
+import { createConnector } from '../src/connectors.ts';
+import { createRun, advanceRun, stageBatch, markBatchDone, finalizeRun, acquireSyncLock, releaseSyncLock } from '../src/pipeline.ts';
+import { writeBatch, resolveHostIdentities } from '../src/inventory.ts';
+import { saveReportFile, openReportFile } from '../src/files.ts';
 import { finding, host } from './fixtures.ts';
 
 const box = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
@@ -52,8 +40,8 @@ async function ingest(
   for (let i = 0; i < Math.max(findings.length, 1); i += size) {
     const fs = findings.slice(i, i + size);
     const hs = i === 0 ? hosts : [...new Set(fs.map((f) => hostOf.get(f.hostKey + '|' + f.policyId)).filter((h): h is HostRecord => !!h))];
-    await resolveHostIdentities(store, 'net', hs);
     await stageBatch(store, runId, seq, hs, fs);
+    await resolveHostIdentities(store, { runId, network: 'net' }, hs);
     if (opts.failBatch !== seq) {
       if (opts.rewriteBatch === seq) await writeBatch(store, { runId, network: 'net' }, hs, fs);
       const r = await writeBatch(store, { runId, network: 'net' }, hs, fs);

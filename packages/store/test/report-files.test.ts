@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { testMongo } from '@qpc/testing';
-import { createStore, readReportFile, REPORT_BUCKET, saveReportFile, StoreError, sweepReportTempDirs, type Store } from '../src/index.ts';
+import { createStore, REPORT_BUCKET, StoreError, type Store } from '../src/db.ts';
+import { readReportFile, saveReportFile, sweepReportTempDirs } from '../src/files.ts';
 
 async function readAll(store: Store, id: string, tmpDir: string): Promise<Buffer> {
   const parts: Buffer[] = [];

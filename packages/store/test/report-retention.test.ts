@@ -3,22 +3,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
-import {
-  advanceRun,
-  createConnector,
-  createRun,
-  createStore,
-  ensureIndexes,
-  finalizeRun,
-  pruneReportFiles,
-  REPORT_BUCKET,
-  reportFileId,
-  reviveRun,
-  saveReportFile,
-  usableReportFile,
-  type RunState,
-  type Store,
-} from '../src/index.ts';
+import { createStore, ensureIndexes, REPORT_BUCKET, type RunState, type Store } from '../src/db.ts';
+import { createConnector } from '../src/connectors.ts';
+import { advanceRun, createRun, finalizeRun, reviveRun } from '../src/pipeline.ts';
+import { pruneReportFiles, reportFileId, saveReportFile, usableReportFile } from '../src/files.ts';
 
 const box = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
 const T0 = Date.UTC(2026, 0, 1);

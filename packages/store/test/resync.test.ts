@@ -10,29 +10,10 @@ import { Binary, BSON, type CommandStartedEvent } from 'mongodb';
 import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import {
-  advanceRun,
-  changedDoc,
-  createConnector,
-  createRun,
-  createStore,
-  ensureIndexes,
-  finalizeRun,
-  forgetSnapshot,
-  markBatchDone,
-  seenByRun,
-  stageBatch,
-  writeBatch,
-  keyHash,
-  hasHash,
-  decodeChanges,
-  detectDbMode,
-  type DbMode,
-  type FindingDoc,
-  type RunDoc,
-  getRun,
-  type Store,
-} from '../src/index.ts';
+import { createStore, ensureIndexes, detectDbMode, type DbMode, type FindingDoc, type RunDoc, type Store } from '../src/db.ts';
+import { createConnector } from '../src/connectors.ts';
+import { advanceRun, createRun, finalizeRun, markBatchDone, stageBatch, getRun } from '../src/pipeline.ts';
+import { changedDoc, forgetSnapshot, seenByRun, writeBatch, keyHash, hasHash, decodeChanges } from '../src/inventory.ts';
 import { finding, host } from './fixtures.ts';
 
 const box = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });

@@ -6,7 +6,9 @@ import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
-import { acquireSyncLock, createConnector, createRun, createStore, ensureIndexes, reviveRun, setLockRuns, StoreError, type RunState, type Store } from '../src/index.ts';
+import { createStore, ensureIndexes, StoreError, type RunState, type Store } from '../src/db.ts';
+import { createConnector } from '../src/connectors.ts';
+import { acquireSyncLock, createRun, reviveRun, setLockRuns } from '../src/pipeline.ts';
 
 const box = createSecretBox({ keys: { k1: randomBytes(32) }, currentKeyId: 'k1' });
 

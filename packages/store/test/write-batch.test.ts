@@ -1,7 +1,8 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { testMongo } from '@qpc/testing';
-import { createStore, ensureIndexes, insertNew, writeBatch } from '../src/index.ts';
+import { createStore, ensureIndexes } from '../src/db.ts';
+import { insertNew, writeBatch } from '../src/inventory.ts';
 import { finding, host } from './fixtures.ts';
 
 t.test('insertNew: inserts the new, reports the existing by _id or by unique key, rethrows other errors', async (t) => {

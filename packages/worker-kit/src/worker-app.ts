@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config, type ConfigKey } from '@qpc/config';
 import { createEnqueuer, type Enqueuer } from '@qpc/jobs';
 import type { MongoClient } from 'mongodb';
-import { connectStore, type Store } from '@qpc/store';
+import { connectStore, type Store } from '@qpc/store/db';
 import { createLogger, redactUrl, type Logger } from './logger.ts';
 import { assertNoEviction, connectionOptions, createRedis } from './redis.ts';
 import { workerSettings, type RunWorkerOptions } from './run-worker.ts';

@@ -20,8 +20,8 @@
  * Collections larger than 200,000 findings (ServerDeps.findingsViewMax) are not held: those requests
  * take the live queries.
  */
-import type { FindingDoc, Store } from '@qpc/store';
-import { FINDING_FILTER_FIELDS } from '@qpc/store';
+import type { FindingDoc, Store } from '@qpc/store/db';
+import { FINDING_FILTER_FIELDS } from '@qpc/store/db';
 
 export const DEFAULT_VIEW_MAX = 200_000;
 const MAX_AGE_MS = 5 * 60_000;

@@ -4,7 +4,7 @@
  * Findings closed by URBA are out of scope (their host no longer reports the control) and not counted.
  */
 import type { Collection, Filter } from 'mongodb';
-import type { FindingDoc } from '@qpc/store';
+import type { FindingDoc } from '@qpc/store/db';
 
 export const SEVERITY_KEYS = ['Critical', 'High', 'Medium', 'Low', 'Info', 'Unknown'] as const;
 export type SeverityCounts = Record<(typeof SEVERITY_KEYS)[number], number>;

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { COLLECTIONS, TERMINAL_RUN_STATES } from '@qpc/store';
+import { COLLECTIONS, TERMINAL_RUN_STATES } from '@qpc/store/db';
 import type { RunTotals } from '../metrics.ts';
 
 type Num = number | null | undefined;

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { schedulerId } from '@qpc/jobs';
-import { acquireSyncLock, releaseSyncLock, type ConnectorDoc } from '@qpc/store';
+import type { ConnectorDoc } from '@qpc/store/db';
+import { acquireSyncLock, deleteRunsOfConnector, releaseSyncLock } from '@qpc/store/pipeline';
 import { ApiError } from '../errors.ts';
 import type { ServerDeps } from '../server.ts';
 
@@ -60,7 +61,7 @@ export async function purgeConnectorData(deps: ServerDeps, doc: ConnectorDoc): P
   // write batches a run staged and did not get to write
   const runIds = runDocs.map((r) => r._id);
   if (runIds.length) await col.batches.deleteMany({ runId: { $in: runIds } });
-  const runs = (await col.runs.deleteMany({ connectorId: doc._id })).deletedCount;
+  const runs = await deleteRunsOfConnector(deps.store, doc._id);
   const reportsDeleted = (await col.reports.deleteMany({ connectorId: doc._id })).deletedCount;
   const shared = await col.connectors.countDocuments({ network: doc.network, _id: { $ne: doc._id } });
   let hosts = 0;

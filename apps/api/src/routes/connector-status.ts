@@ -3,7 +3,7 @@
  * its data freshness (freshness.ts: the newest assessment's date, its age in seconds, stale and why).
  * Two queries per connector on runs_by_connector: the last run, and the last complete ones.
  */
-import type { ConnectorDoc } from '@qpc/store';
+import type { ConnectorDoc } from '@qpc/store/db';
 import { connectorFreshness, freshnessView } from '../freshness.ts';
 import { connectorNextRuns, scheduleText } from '../schedule-preview.ts';
 import type { ServerDeps } from '../server.ts';

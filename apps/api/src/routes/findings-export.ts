@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import type { Response } from 'express';
 import type { Collection, Filter } from 'mongodb';
-import type { FindingDoc } from '@qpc/store';
+import type { FindingDoc } from '@qpc/store/db';
 import { csvRow } from '../csv.ts';
 
 const COLUMNS = [

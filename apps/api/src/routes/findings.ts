@@ -14,8 +14,8 @@
  */
 import { z } from 'zod';
 import type { Collection, Filter } from 'mongodb';
-import type { AssessmentDoc, FindingDoc } from '@qpc/store';
-import { FINDING_FILTER_FIELDS } from '@qpc/store';
+import type { AssessmentDoc, FindingDoc } from '@qpc/store/db';
+import { FINDING_FILTER_FIELDS } from '@qpc/store/db';
 import { notFound } from '../errors.ts';
 import { afterCursor, cursorAfter, pageOf, type Page, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';

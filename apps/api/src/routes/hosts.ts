@@ -1,7 +1,7 @@
 /** Hosts: list (network, scanner, tag, q = IP or hostname prefix), detail with finding counts. */
 import { z } from 'zod';
 import type { Collection, Document, Filter } from 'mongodb';
-import type { AssessmentDoc, HostDoc } from '@qpc/store';
+import type { AssessmentDoc, HostDoc } from '@qpc/store/db';
 import { notFound } from '../errors.ts';
 import { andAll, pageOf, type SortKey } from '../paging.ts';
 import type { ServerDeps } from '../server.ts';

@@ -3,7 +3,7 @@
  * pass rate per policy, most failing controls), stale connectors (freshness.ts), failed runs of the last 7 days; and
  * per run of a connector what it created, closed and reopened.
  */
-import type { ConnectorDoc } from '@qpc/store';
+import type { ConnectorDoc } from '@qpc/store/db';
 import { openBySeverity, postureByNetwork } from '../queries/posture.ts';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';

@@ -3,7 +3,7 @@
  * the run's resume count), each linked into Bull Board; and the retry of a run's failed jobs.
  */
 import { jobIds, type QueueName } from '@qpc/jobs';
-import type { RunDoc } from '@qpc/store';
+import type { RunDoc } from '@qpc/store/db';
 import type { Job } from 'bullmq';
 import { BOARD_PATH } from '../board.ts';
 import { conflict } from '../errors.ts';

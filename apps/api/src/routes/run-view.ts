@@ -1,4 +1,4 @@
-import type { RunDoc, RunWaiting } from '@qpc/store';
+import type { RunDoc, RunWaiting } from '@qpc/store/db';
 
 function waitingMessage(w: RunWaiting): string {
   return `waiting for ${w.pending} batch${w.pending === 1 ? '' : 'es'} to be written`;

@@ -9,7 +9,7 @@ import { findConnector } from './connectors.ts';
 import type { RouteTable } from './registry.ts';
 import { pageQuery } from './common.ts';
 import { requestSync } from './sync.ts';
-import { DEFAULT_STUCK_AFTER_MS, findStuckRuns } from '@qpc/store';
+import { DEFAULT_STUCK_AFTER_MS, findStuckRuns } from '@qpc/store/pipeline';
 import { stageJobsOf } from '../stage-jobs.ts';
 import { runView } from './run-view.ts';
 import { retryRun, runJobs } from './run-jobs.ts';

@@ -6,7 +6,7 @@
  * The job carries ids only; its id (named by @qpc/jobs' addSyncRequest) is the sync id the planner uses.
  */
 import { addSyncRequest } from '@qpc/jobs';
-import type { ConnectorDoc, RunDoc } from '@qpc/store';
+import type { ConnectorDoc, RunDoc } from '@qpc/store/db';
 import type { ServerDeps } from '../server.ts';
 import { runView } from './run-view.ts';
 

@@ -4,7 +4,8 @@
  * threshold. Reads only.
  */
 import { DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
-import { ONE_BATCH, urbaCandidates } from '@qpc/store';
+import { ONE_BATCH } from '@qpc/store/db';
+import { urbaCandidates } from '@qpc/store/inventory';
 import type { ServerDeps } from '../server.ts';
 import { idParams } from './connector-schemas.ts';
 import { findConnector } from './connectors.ts';

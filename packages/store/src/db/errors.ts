@@ -14,7 +14,8 @@ export class StoreError extends Error {
       | 'REPORT_FILE_MISMATCH'
       | 'REPORT_FILE_MISSING'
       | 'REPORT_FILE_PURGED'
-      | 'WRITE_CONFLICT',
+      | 'WRITE_CONFLICT'
+      | 'HOST_MERGE_CONFLICT',
     message: string,
     readonly retryable: boolean,
     options?: { cause?: unknown },

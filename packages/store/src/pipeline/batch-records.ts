@@ -5,7 +5,7 @@
 import { deflateRawSync, inflateRawSync, constants } from 'node:zlib';
 import { Binary, BSON } from 'mongodb';
 import type { BatchRecords } from './batch-doc.ts';
-import { StoreError } from './errors.ts';
+import { StoreError } from '../db/errors.ts';
 
 export function encodeBatchRecords(records: BatchRecords): Binary {
   const bson = BSON.serialize({ hosts: records.hosts, findings: records.findings });

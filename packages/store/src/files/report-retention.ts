@@ -24,11 +24,11 @@
  * Only files whose metadata names the connector are considered (the fetch stage always sets it).
  */
 import type { Filter } from 'mongodb';
-import type { Store } from './store.ts';
-import { REPORT_BUCKET, TERMINAL_RUN_STATES } from './documents.ts';
+import type { Store } from '../db/store.ts';
+import { REPORT_BUCKET, TERMINAL_RUN_STATES } from '../db/documents.ts';
 import { deleteReportFile, reportFileId } from './report-files.ts';
-import { isTerminal } from './runs.repository.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import { isTerminal, markReportFilePurged } from '../pipeline/runs.repository.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 
 /** Default of QPC_REPORT_RETENTION. */
 export const DEFAULT_REPORT_RETENTION = 3;
@@ -108,11 +108,7 @@ async function purgeReportFile(store: Store, connectorId: string, f: ReportFileE
     const run = await store.col.runs.findOne({ _id: runId }, { projection: { state: 1, file: 1 } });
     if (run && !isTerminal(run.state)) return false;
     if (run?.file?.id === f._id && !run.file.purgedAt) {
-      const r = await store.col.runs.updateOne(
-        { _id: runId, state: { $in: [...TERMINAL_RUN_STATES] }, 'file.id': f._id },
-        { $set: { 'file.purgedAt': now } },
-      );
-      if (r.matchedCount === 0) return false; // revived between the read and the mark
+      if (!(await markReportFilePurged(store, runId, f._id, now))) return false; // revived between the read and the mark
     }
   }
   if (f.metadata?.reportId) {

@@ -11,9 +11,9 @@
  * the unique index and read back by key.
  */
 import type { FindingStatus } from '@qpc/domain';
-import type { Store } from './store.ts';
+import type { Store } from '../db/store.ts';
 import { keyHash } from './content-hash.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 
 export interface StoredFinding {
   _id: string;

@@ -242,6 +242,8 @@ export interface HostDoc {
   lastRunId: string;
   /** earlier keys of this host (an ip: key upgraded to qid:) */
   aliases?: string[];
+  /** the ip: key whose findings are being re-keyed to this host (set with the merge, unset once they all are; host-identity.ts) */
+  rekeyFrom?: string | null;
   /** hash of the report-derived fields (content-hash.ts); absent on documents of earlier versions */
   contentHash?: string;
 }

@@ -6,12 +6,12 @@
  */
 import { decideUrba, FINDING_STATUSES, isComplete, statusFromTestStatus, TEST_STATUSES, type RunCompleteness, type UrbaDecision } from '@qpc/domain';
 import type { Collection, Document, Filter } from 'mongodb';
-import type { Store } from './store.ts';
-import type { FindingDoc, RunDoc, RunUrba, StatusChange } from './documents.ts';
-import { batchStats, type BatchStats } from './batches.repository.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import type { Store } from '../db/store.ts';
+import type { FindingDoc, RunDoc, RunUrba, StatusChange } from '../db/documents.ts';
+import { batchStats, type BatchStats } from '../pipeline/batches.repository.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 import { hasHash, keyHash, sortedHashes } from './content-hash.ts';
-import { REWRITE_CHUNK } from './db-mode.ts';
+import { REWRITE_CHUNK } from '../db/db-mode.ts';
 
 export async function runCompleteness(run: RunDoc, stats: BatchStats): Promise<RunCompleteness> {
   const summary = run.parse?.summary ?? null;

@@ -1,11 +1,11 @@
 /** Staged write batches (see batch-doc.ts for why batches are staged in MongoDB). */
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import type { Store } from './store.ts';
+import type { Store } from '../db/store.ts';
 import type { BatchDoc, BatchRecords } from './batch-doc.ts';
 import { decodeBatchRecords, encodeBatchRecords } from './batch-records.ts';
-import { StoreError } from './errors.ts';
-import { ONE_BATCH } from './one-batch.ts';
-import { DUPLICATE_KEY } from './insert-new.ts';
+import { StoreError } from '../db/errors.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
+import { DUPLICATE_KEY } from '../inventory/insert-new.ts';
 
 export function batchId(runId: string, seq: number): string {
   return `${runId}:${seq}`;

@@ -10,13 +10,13 @@
  */
 import { nextStatus } from '@qpc/domain';
 import type { AnyBulkWriteOperation } from 'mongodb';
-import type { Store } from './store.ts';
-import type { FindingDoc, StatusChange } from './documents.ts';
+import type { Store } from '../db/store.ts';
+import type { FindingDoc, StatusChange } from '../db/documents.ts';
 import { decodeChanges, type StagedChange } from './staged-changes.ts';
 import { keyedUpdate } from './keyed-update.ts';
 import { rewriteDocs } from './rewrite-docs.ts';
-import { ONE_BATCH } from './one-batch.ts';
-import { REWRITE_CHUNK } from './db-mode.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
+import { REWRITE_CHUNK } from '../db/db-mode.ts';
 
 /** done batches whose blobs are read at once (memory: their changes, decoded) */
 const BATCHES_PER_READ = 20;

@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Store } from './store.ts';
-import { REPORT_BUCKET } from './documents.ts';
-import { StoreError } from './errors.ts';
+import type { Store } from '../db/store.ts';
+import { REPORT_BUCKET } from '../db/documents.ts';
+import { StoreError } from '../db/errors.ts';
 
 export interface StoredFile {
   id: string;

@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '@qpc/secrets';
-import type { Store } from './store.ts';
-import type { ConnectorDoc, ConnectorSchedule } from './documents.ts';
-import { StoreError } from './errors.ts';
+import type { Store } from '../db/store.ts';
+import type { ConnectorDoc, ConnectorSchedule } from '../db/documents.ts';
+import { StoreError } from '../db/errors.ts';
 
 export interface NewConnector {
   name: string;

@@ -2,7 +2,7 @@
  * The hand-offs between stages that more than one worker performs. Each is safe to call any number of
  * times from any process: the enqueue callbacks use deterministic job ids.
  */
-import type { Store } from './store.ts';
+import type { Store } from '../db/store.ts';
 import { batchStats } from './batches.repository.ts';
 import { isTerminal, runsOfSync } from './runs.repository.ts';
 import { releaseSyncLock } from './sync-lock.ts';

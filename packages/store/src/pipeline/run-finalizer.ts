@@ -1,13 +1,14 @@
 /** Finalize one run: transitions, URBA, counts, final state, report recorded as ingested. */
 import { isComplete, DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
-import type { Store } from './store.ts';
-import type { RunDoc, RunState } from './documents.ts';
-import { advanceRun, endStage, getRun, isTerminal } from './runs.repository.ts';
-import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from './finalize-run.ts';
+import type { Store } from '../db/store.ts';
+import type { RunDoc, RunState } from '../db/documents.ts';
+import { advanceRun, completeStage, getRun, isTerminal } from './runs.repository.ts';
+import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from '../inventory/finalize-run.ts';
 import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
-import { applyStagedChanges } from './apply-changes.ts';
-import { replayRewrites } from './rewrite-docs.ts';
-import { forgetSnapshot } from './finding-state.ts';
+import { applyStagedChanges } from '../inventory/apply-changes.ts';
+import { replayRewrites } from '../inventory/rewrite-docs.ts';
+import { forgetSnapshot } from '../inventory/finding-state.ts';
+import { forgetIdentities } from '../inventory/host-identity.ts';
 
 export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
@@ -71,7 +72,6 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   }
   // the stage ends after the time it took (`now` is its start: ending it at `now` recorded 0 ms)
   const ended = new Date(now.getTime() + (Date.now() - clock));
-  await endStage(store, runId, 'finalize', ended);
   if (complete && run.reportId) {
     await store.col.reports.updateOne(
       { connectorId: run.connectorId, reportId: run.reportId },
@@ -92,10 +92,11 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
       { upsert: true },
     );
   }
-  const done = await advanceRun(store, runId, ['finalizing'], state, { set, now: ended });
+  const done = await completeStage(store, runId, 'finalize', { to: state, set, now: ended });
   // a complete run keeps the seen keys of its batches (the records are gone once written) until the next
   // complete run of its connector: the URBA preview weighs the last complete report with them
   if (complete) await keepSeenOfLastCompleteRun(store, run.connectorId, runId);
   forgetSnapshot(runId);
+  forgetIdentities(runId);
   return done ?? getRun(store, runId);
 }

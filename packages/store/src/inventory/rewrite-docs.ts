@@ -9,10 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Binary, BSON } from 'mongodb';
-import type { Store } from './store.ts';
-import type { FindingDoc } from './documents.ts';
+import type { Store } from '../db/store.ts';
+import type { FindingDoc } from '../db/documents.ts';
 import { insertNew } from './insert-new.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 
 /** Replace the documents with the same _id by `docs`; returns how many were written. */
 export async function rewriteDocs(store: Store, runId: string, docs: FindingDoc[], now = new Date()): Promise<number> {

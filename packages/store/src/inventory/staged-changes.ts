@@ -7,8 +7,8 @@
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Binary, BSON } from 'mongodb';
 import type { FindingStatus, TestStatus } from '@qpc/domain';
-import type { FindingDoc } from './documents.ts';
-import { StoreError } from './errors.ts';
+import type { FindingDoc } from '../db/documents.ts';
+import { StoreError } from '../db/errors.ts';
 
 export type FindingContent = Pick<
   FindingDoc,

@@ -5,9 +5,9 @@
  * them (their ids are deterministic, so a job that appears meanwhile is not doubled); a run whose needed
  * job ended without moving it on is failed, which releases its sync's lock (or starts its next run).
  */
-import { ONE_BATCH } from './one-batch.ts';
-import type { Store } from './store.ts';
-import type { RunDoc, RunState } from './documents.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
+import type { Store } from '../db/store.ts';
+import type { RunDoc, RunState } from '../db/documents.ts';
 import { failRunAsSeen, isTerminal, runsOfSync, touchRun } from './runs.repository.ts';
 import { continueSync } from './pipeline-steps.ts';
 

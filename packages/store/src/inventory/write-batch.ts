@@ -15,10 +15,10 @@
 import { nextStatus, SCANNER } from '@qpc/domain';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
 import { Binary, type AnyBulkWriteOperation } from 'mongodb';
-import type { Store } from './store.ts';
-import type { AssessmentDoc, FindingDoc, HostDoc } from './documents.ts';
-import { stableId } from './ids.ts';
-import { ONE_BATCH } from './one-batch.ts';
+import type { Store } from '../db/store.ts';
+import type { AssessmentDoc, FindingDoc, HostDoc } from '../db/documents.ts';
+import { stableId } from '../db/ids.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
 import { keyedUpdate } from './keyed-update.ts';
 import { insertNew } from './insert-new.ts';
 import { contentHash, keyHash, packHashes } from './content-hash.ts';

@@ -13,7 +13,7 @@ import {
   type SyncLockDoc,
   type RewriteDoc,
 } from './documents.ts';
-import type { BatchDoc } from './batch-doc.ts';
+import type { BatchDoc } from '../pipeline/batch-doc.ts';
 import { ensureIndexes } from './indexes.ts';
 import { DEFAULT_BULK_SIZE, detectDbMode, MAX_BULK_SIZE, type DbMode } from './db-mode.ts';
 

@@ -4,10 +4,9 @@
  * meeting it joins the running sync (the running one will pull the same reports). A lock whose runs
  * are all finished is stale (its holder died between two steps) and is taken over.
  */
-import { ONE_BATCH } from './one-batch.ts';
-import type { Store } from './store.ts';
-import type { SyncLockDoc } from './documents.ts';
-import { isTerminal } from './runs.repository.ts';
+import { ONE_BATCH } from '../db/one-batch.ts';
+import type { Store } from '../db/store.ts';
+import { TERMINAL_RUN_STATES, type SyncLockDoc } from '../db/documents.ts';
 
 export type LockResult = { acquired: true; lock: SyncLockDoc } | { acquired: false; holder: SyncLockDoc };
 
@@ -38,7 +37,7 @@ export async function acquireSyncLock(store: Store, connectorId: string, syncId:
 async function isStale(store: Store, lock: SyncLockDoc, now: Date): Promise<boolean> {
   if (lock.runIds.length === 0) return now.getTime() - lock.at.getTime() > EMPTY_LOCK_STALE_MS;
   const runs = await store.col.runs.find({ _id: { $in: lock.runIds } }, { batchSize: ONE_BATCH, projection: { state: 1 } }).toArray();
-  return runs.length === lock.runIds.length && runs.every((r) => isTerminal(r.state));
+  return runs.length === lock.runIds.length && runs.every((r) => TERMINAL_RUN_STATES.includes(r.state));
 }
 
 export async function setLockRuns(store: Store, connectorId: string, syncId: string, runIds: string[]): Promise<void> {
