@@ -3,3 +3,4 @@ export * from './selection.ts';
 export * from './lifecycle.ts';
 export * from './urba.ts';
 export * from './schedule.ts';
+export * from './source.ts';
