@@ -25,6 +25,7 @@ import {
 } from '@qpc/store';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
+import { fetchPosturePages } from './posture-fetch.ts';
 
 export interface FetchDeps {
   store: Store;
@@ -33,6 +34,8 @@ export interface FetchDeps {
   enqueue: Pick<Enqueuer, 'parse'>;
   logger: Logger;
   progress?: (p: Record<string, number>) => Promise<void>;
+  /** rows per posture page (truncation_limit); absent: the API's default */
+  postureTruncationLimit?: number;
 }
 
 export type FetchResult = { outcome: 'done' | 'skipped'; bytes?: number; reason?: string };
@@ -55,6 +58,7 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
     return { outcome: 'skipped', reason: `run is ${run.state}` };
   }
   const moved = await advanceRun(store, runId, ['queued', 'fetching'], 'fetching', { stage: 'fetch' });
+  if (moved?.posture) return fetchPosturePages(deps, moved);
   if (!moved || !run.reportId) return { outcome: 'skipped', reason: 'run moved on' };
 
   const fileId = reportFileId(runId);

@@ -16,13 +16,14 @@ import {
   getConnector,
   releaseSyncLock,
   setLockRuns,
-  stableId,
   type RunTrigger,
   type Store,
 } from '@qpc/store';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 import { ONE_BATCH } from '@qpc/store';
+import { planPostureSync } from './posture-sync.ts';
+import { runIdFor } from './run-id.ts';
 
 export interface SyncDeps {
   store: Store;
@@ -41,9 +42,7 @@ export type SyncResult =
   | { outcome: 'resumed'; syncId: string; step: string }
   | { outcome: 'connector-deleting'; syncId: string };
 
-export function runIdFor(syncId: string, key: string): string {
-  return stableId('run', syncId, key);
-}
+export { runIdFor };
 
 export async function planSync(
   deps: SyncDeps,
@@ -66,6 +65,7 @@ export async function planSync(
     const step = await continueSync(store, syncId, connector._id, deps.enqueue.fetch);
     return { outcome: 'resumed', syncId, step };
   }
+  if (connector.source === 'posture') return planPostureSync(deps, connector, syncId, req, now);
   const client = deps.qualys(connectorCredentials(connector, deps.box));
   let stats = { calls: 0, conflicts409: 0, waitedSec: 0 };
   let reports;

@@ -20,7 +20,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
-import { parseReport, ReportError, type FindingRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
+import { parseReport, ReportError, type FindingRecord, type HostRecord, type ReportRecord, type SummaryRecord } from '@qpc/pc-report';
+import type { PostureRecord } from '@qpc/pc-posture';
+import { postureRecords, PostureIncompleteError, type PostureSummary } from './posture-records.ts';
 import {
   advanceRun,
   createHostKeyResolver,
@@ -120,7 +122,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     if (run.state === 'writing') await finalizeIfReady(store, runId, deps.enqueue.finalize);
     return { outcome: 'skipped', reason: `run is ${run.state}` };
   }
-  if (!run.file) throw new Error(`run ${runId} has no stored report file`);
+  if (!run.file && !run.posture) throw new Error(`run ${runId} has no stored report file`);
   await startStage(store, runId, 'parse');
   // a crashed attempt may have left its wait shown
   if (run.progress.waiting) await setWaiting(store, runId, null);
@@ -129,8 +131,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
 
   let bytes = 0;
   let lastProgress = 0;
-  const fileId = run.file.id;
-  async function* counted(): AsyncGenerator<Buffer> {
+  async function* counted(fileId: string): AsyncGenerator<Buffer> {
     for await (const chunk of readReportFile(store, fileId)) {
       bytes += chunk.length;
       yield chunk;
@@ -141,8 +142,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   let newHosts: HostRecord[] = [];
   let findings: FindingRecord[] = [];
   let seq = 0;
-  let summary: SummaryRecord | null = null;
-  const rejected = new Map<RejectReason, number>();
+  let summary: SummaryRecord | PostureSummary | null = null;
+  const rejected = new Map<string, number>();
   const pollMs = deps.pollMs ?? 100;
   const maxHostRecords = deps.maxHostRecords ?? hostRecordLimit();
   // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
@@ -181,9 +182,13 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     }
   };
 
-  let parseError: ReportError | HostRecordLimitError | null = null;
+  // a report, or the stored pages of a posture answer: the same records either way
+  const source: AsyncIterable<ReadonlyArray<ReportRecord | PostureRecord>> = run.posture
+    ? postureRecords(run.posture, counted, { batchSize: 500 })
+    : parseReport(counted((run.file as { id: string }).id), { batchSize: 500 });
+  let parseError: ReportError | HostRecordLimitError | PostureIncompleteError | null = null;
   try {
-    for await (const batch of parseReport(counted(), { batchSize: 500 })) {
+    for await (const batch of source) {
       for (const rec of batch) {
         switch (rec.type) {
           case 'host':
@@ -217,15 +222,29 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   } catch (err) {
     // a refused report (cut, malformed, too many hosts for this worker): what was read is written, the
     // run closes nothing
-    if (!(err instanceof ReportError || err instanceof HostRecordLimitError)) throw err;
+    if (!(err instanceof ReportError || err instanceof HostRecordLimitError || err instanceof PostureIncompleteError)) throw err;
     parseError = err;
   }
   await flush();
-  const s = summary as SummaryRecord | null;
+  const s = summary as SummaryRecord | PostureSummary | null;
   const parse = {
     complete: parseError === null && s !== null,
     batches: seq,
-    summary: s ? { hosts: s.hosts, findings: s.findings, passed: s.passed, failed: s.failed, error: s.error, rejected: s.rejected, policies: s.policies, bytes: s.bytes, invalidUtf8: s.invalidUtf8 } : null,
+    summary: s
+      ? {
+          hosts: s.hosts,
+          findings: s.findings,
+          passed: s.passed,
+          failed: s.failed,
+          error: s.error,
+          rejected: s.rejected,
+          policies: s.policies,
+          bytes: s.bytes,
+          invalidUtf8: s.invalidUtf8,
+          // posture: the newest EVALUATION_DATE read and the pages (the data's age is measured from dataAsOf)
+          ...('dataAsOf' in s ? { dataAsOf: s.dataAsOf, pages: s.pages } : {}),
+        }
+      : null,
   };
   await setProgress(store, runId, { bytesParsed: bytes });
   const set: Record<string, unknown> = {
@@ -236,7 +255,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     'counts.findingsParsed': s?.findings ?? 0,
     'counts.recordsRejected': s?.rejected ?? [...rejected.values()].reduce((a, b) => a + b, 0),
   };
-  if (parseError) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
+  // a posture download that stopped early recorded its own error (fetch stage): kept
+  if (parseError && !(parseError instanceof PostureIncompleteError && parseError.code === 'POSTURE_DOWNLOAD_INCOMPLETE' && run.error)) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
   await endStage(store, runId, 'parse');
   await advanceRun(store, runId, ['parsing'], 'writing', { set });
   await finalizeIfReady(store, runId, deps.enqueue.finalize);
