@@ -8,6 +8,7 @@
  * (postureFetchFinalFailure).
  */
 import { Readable } from 'node:stream';
+import { policyGroups } from '@qpc/domain';
 import { idMinOf } from '@qpc/pc-posture';
 import {
   addPosturePage,
@@ -93,6 +94,7 @@ export async function fetchPosturePages(deps: FetchDeps & { postureTruncationLim
   const p = run.posture!;
   let pages = p.pages;
   let next = p.next;
+  const groups = policyGroups(p.policyIds);
   let bytes = pages.reduce((s, pg) => s + pg.length, 0);
   // a stored page whose file is gone (retention, a crash between the two writes): fetched again from there
   for (const [i, pg] of pages.entries()) {
@@ -105,7 +107,7 @@ export async function fetchPosturePages(deps: FetchDeps & { postureTruncationLim
     const client = deps.qualys(connectorCredentials(connector, deps.box));
     try {
       while (next) {
-        const group = p.groups[next.group];
+        const group = groups[next.group];
         if (!group) throw new StoreError('POSTURE_PLAN_INVALID', `run ${runId}: no policy group ${next.group}`, false);
         const n = pages.length;
         const fileId = posturePageId(runId, n);
@@ -118,15 +120,20 @@ export async function fetchPosturePages(deps: FetchDeps & { postureTruncationLim
         });
         const t = withTail(dl.body);
         const before = bytes;
+        // progress writes are chained and awaited before the page is recorded: FerretDB applies an update
+        // as a read-modify-write of the whole document, so one still in flight could undo the record
+        let progressWrite: Promise<unknown> = Promise.resolve();
         const stored = await saveReportFile(store, fileId, t.stream, {
           metadata: { runId, reportId: `posture:${runId}`, connectorId: run.connectorId, page: n },
-          onProgress: (b) => void setProgress(store, runId, { bytesDownloaded: before + b }).catch(() => undefined),
-        });
+          onProgress: (b) => {
+            progressWrite = progressWrite.then(() => setProgress(store, runId, { bytesDownloaded: before + b })).catch(() => undefined);
+          },
+        }).finally(() => progressWrite);
         if ((dl.contentLength !== undefined && dl.contentLength !== stored.length) || (dl.progress.sha256 !== undefined && dl.progress.sha256 !== stored.sha256)) {
           throw new StoreError('REPORT_FILE_MISMATCH', `stored posture page differs from the download: ${stored.length} bytes stored, ${dl.contentLength ?? '?'} announced`, true);
         }
         const idMin = nextIdMinOfTail(t.tail());
-        const after: RunPosture['next'] = idMin ? { group: next.group, idMin } : next.group + 1 < p.groups.length ? { group: next.group + 1, idMin: null } : null;
+        const after: RunPosture['next'] = idMin ? { group: next.group, idMin } : next.group + 1 < groups.length ? { group: next.group + 1, idMin: null } : null;
         const page = { id: fileId, length: stored.length, sha256: stored.sha256, policyIds: group, idMin: next.idMin };
         bytes += stored.length;
         await addPosturePage(store, runId, page, after, bytes);

@@ -5,7 +5,7 @@
  * run that pulls them, in groups of at most 10 policies, each group paged by the answer's WARNING.
  * Idempotent as report planning: the run id derives from the sync id.
  */
-import { DEFAULT_POSTURE, planPull, policyGroups, posturePolicyIds, type PostureHistory } from '@qpc/domain';
+import { DEFAULT_POSTURE, planPull, posturePolicyIds, type PostureHistory } from '@qpc/domain';
 import type { PolicyInfo } from '@qpc/qualys-client';
 import { addQualysStats, connectorCredentials, createRun, setLockRuns, StoreError, succeededPosturePulls, type ConnectorDoc, type RunTrigger } from '@qpc/store';
 import type { SyncDeps, SyncResult } from './sync.service.ts';
@@ -76,7 +76,7 @@ export async function planPostureSync(
         since: plan.since,
         reason: plan.reason,
         apiVersion: settings.apiVersion,
-        groups: policyGroups(ids),
+        policyIds: ids,
         titles,
         pages: [],
         next: { group: 0, idMin: null },

@@ -203,8 +203,8 @@ export interface RunPosture {
   /** why this kind (planPull) */
   reason: string;
   apiVersion: PostureApiVersion;
-  /** every policy id asked for, in groups of at most 10 (one paged request each) */
-  groups: string[][];
+  /** every policy id asked for; asked in groups of at most 10 (policyGroups: one paged request each; FerretDB stores no nested arrays) */
+  policyIds: string[];
   /** policy id -> title, from the policy list */
   titles: Record<string, string>;
   /** pages stored so far, in order */

@@ -226,9 +226,9 @@ export async function markPostureIncomplete(store: Store, runId: string, error: 
 /** The succeeded posture pulls of a connector, newest first (kind, policies, start): planPull's history. */
 export async function succeededPosturePulls(store: Store, connectorId: string, limit = 1000): Promise<{ createdAt: Date; kind: string; policyIds: string[] }[]> {
   const runs = await store.col.runs
-    .find({ connectorId, state: 'succeeded', posture: { $ne: null } }, { batchSize: ONE_BATCH, projection: { createdAt: 1, 'posture.kind': 1, 'posture.groups': 1 } })
+    .find({ connectorId, state: 'succeeded', posture: { $ne: null } }, { batchSize: ONE_BATCH, projection: { createdAt: 1, 'posture.kind': 1, 'posture.policyIds': 1 } })
     .sort({ createdAt: -1 })
     .limit(limit)
     .toArray();
-  return runs.flatMap((r) => (r.posture ? [{ createdAt: r.createdAt, kind: r.posture.kind, policyIds: r.posture.groups.flat() }] : []));
+  return runs.flatMap((r) => (r.posture ? [{ createdAt: r.createdAt, kind: r.posture.kind, policyIds: r.posture.policyIds }] : []));
 }
