@@ -25,6 +25,7 @@ import type { PostureRecord } from '@qpc/pc-posture';
 import { postureRecords, PostureIncompleteError, type PostureSummary } from './posture-records.ts';
 import {
   advanceRun,
+  carryReportOnlyFields,
   createHostKeyResolver,
   endStage,
   finalizeIfReady,
@@ -32,6 +33,7 @@ import {
   readReportFile,
   pendingBatches,
   ipOnlyHostKeys,
+  networkHasReportFields,
   resolveHostIdentities,
   reviveRun,
   setProgress,
@@ -153,6 +155,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   // batches an earlier attempt staged (see stagedSeqs): staged again as no-ops, without waiting, and their
   // upsert jobs enqueued again (the job ids dedupe)
   const staged = await stagedSeqs(store, runId);
+  // a posture run into a network a report fed keeps the fields only reports carry (carry-fields.ts)
+  const carry = run.posture ? await networkHasReportFields(store, network) : false;
 
   const flush = async () => {
     if (findings.length === 0 && newHosts.length === 0) return;
@@ -165,6 +169,7 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     }
     if (newHosts.length) await resolveHostIdentities(store, network, newHosts, ipOnly);
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
+    if (carry) await carryReportOnlyFields(store, network, keyed.hosts, keyed.findings);
     for (const h of keyed.hosts) if (h.hostKey.startsWith('ip:')) ipOnly.add(h.hostKey);
     if (!staged.has(seq)) {
       await waitForWriters(store, runId, deps.maxPending, pollMs);

@@ -158,6 +158,10 @@ t.test('posture source: same records as reports, incremental pulls, switching so
   t.equal(s1?.counts.urbaClosed, 0, 'closes nothing by URBA');
   t.equal((s1?.counts.findingsClosed ?? 0) + (s1?.counts.findingsReopened ?? 0), 0, 'changes no status');
   t.same(statuses(await findings(stack.store, 'p-report')), statuses(reportMid), 'every status as before the switch');
+  t.equal(s1?.counts.findingsChanged, 0, 'no finding changed');
+  t.equal(s1?.counts.hostsUpdated, 0, 'no host changed (the fields only reports carry are kept)');
+  t.equal(s1?.counts.docsWritten, 0, 'no finding document written');
+  t.same(diff(reportMid, await findings(stack.store, 'p-report'), ['lastSeenRunId']), [], 'every finding field as before the switch, tags and exception included');
 
   // 4. a full pull after 10 controls disappeared from 100 hosts
   const big = await stack.connector({ network: 'p-big', ...posture(['4511']), urbaThreshold: 0.6 });

@@ -15,6 +15,7 @@ export * from './report-retention.ts';
 export * from './batches.repository.ts';
 export * from './host-identity.ts';
 export * from './write-batch.ts';
+export * from './carry-fields.ts';
 export * from './finalize-run.ts';
 export * from './run-finalizer.ts';
 export * from './pipeline-steps.ts';
