@@ -3,6 +3,9 @@
  * worker while it waits on backpressure, the write worker after some batches were written. Restarted,
  * each run succeeds and its network holds the same hosts and findings as an undisturbed posture sync of
  * the same estate in another network (ids, times and run ids aside).
+ *
+ * Part of `npm run chaos` (about 3 minutes on a loaded 2-core machine: too slow for `npm test`), against
+ * the suite's own database and Redis; by hand: `cd apps/worker-upsert && npx tap test/posture-kill.chaos.ts`.
  */
 import t from 'tap';
 import type { ScenarioFile } from '@qpc/qualys-sim';
