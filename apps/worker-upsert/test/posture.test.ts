@@ -12,6 +12,7 @@
  * 4. a full pull after 10 controls disappeared from 20 hosts closes exactly those 200 findings (URBA; the
  *    issue's 100 hosts and 1,000 findings with QPC_TEST_POSTURE_FULL=1);
  * 5. a page failing for good leaves the run partial, with the pages before it written, and closes nothing.
+ * The first posture sync meets three 409 answers (ToWait) and waits them out.
  */
 import t from 'tap';
 import { expectedRecords, resolveScenario, type ScenarioFile } from '@qpc/qualys-sim';
@@ -107,8 +108,12 @@ t.test('posture source: same records as reports, incremental pulls, switching so
   const byPosture = await stack.connector({ network: 'p-posture', ...posture(['4501']) });
   const [r1] = await stack.sync(byReport);
   t.equal(r1?.state, 'succeeded', 'report sync');
+  // the first calls of the posture sync answer 409 (concurrency limit, ToWait 1 s): waited out
+  stack.sim.setFaults({ conflicts409: 3, toWaitSec: 1 });
   const [p1] = await stack.sync(byPosture);
+  stack.sim.setFaults(null);
   t.equal(p1?.state, 'succeeded', `posture sync (${JSON.stringify(p1?.error)})`);
+  t.ok((p1?.qualys.conflicts409 ?? 0) >= 3, `the 409s were met and waited out (${JSON.stringify(p1?.qualys)})`);
   t.equal(p1?.posture?.kind, 'full', 'the first posture pull is full');
   t.equal(p1?.posture?.pages.length, 3, `${ROWS} rows at ${PAGE_ROWS} a page: 3 pages, each stored`);
   t.equal(p1?.counts.findingsParsed, r1?.counts.findingsParsed, 'as many findings as the report');
