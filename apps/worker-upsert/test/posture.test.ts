@@ -9,7 +9,7 @@
  *    else and closes nothing; with a full pull every 1 incremental one, the next pull is full;
  * 3. switching the report connector of (1) to posture on the same network closes nothing and changes no
  *    status;
- * 4. a full pull after 10 controls disappeared from 20 hosts closes exactly those 200 findings (URBA; the
+ * 4. (posture API 3.0) a full pull after 10 controls disappeared from 20 hosts closes exactly those 200 findings (URBA; the
  *    issue's 100 hosts and 1,000 findings with QPC_TEST_POSTURE_FULL=1);
  * 5. a page failing for good leaves the run partial, with the pages before it written, and closes nothing.
  * The first posture sync meets three 409 answers (ToWait) and waits them out.
@@ -101,7 +101,7 @@ const statuses = (m: Map<string, FindingDoc>) => [...m].map(([k, f]) => `${k}:${
 
 t.test('posture source: same records as reports, incremental pulls, switching source, URBA on a full pull, a failed page', async (t) => {
   const stack = await startStack(t, { scenario, apps: WORKERS, env: ENV });
-  const posture = (policyIds: string[], fullEvery = 24) => ({ source: 'posture' as const, posture: { policyIds, apiVersion: '2.0' as const, fullEvery }, reportTitlePrefix: '' });
+  const posture = (policyIds: string[], fullEvery = 24, apiVersion: '2.0' | '3.0' = '2.0') => ({ source: 'posture' as const, posture: { policyIds, apiVersion, fullEvery }, reportTitlePrefix: '' });
 
   // 1. report vs posture, one estate
   const byReport = await stack.connector({ network: 'p-report', reportTitlePrefix: 'QPC-T Posture' });
@@ -169,7 +169,8 @@ t.test('posture source: same records as reports, incremental pulls, switching so
   t.same(diff(reportMid, await findings(stack.store, 'p-report'), ['lastSeenRunId']), [], 'every finding field as before the switch, tags and exception included');
 
   // 4. a full pull after 10 controls disappeared from 100 hosts
-  const big = await stack.connector({ network: 'p-big', ...posture(['4511']), urbaThreshold: 0.6 });
+  // API 3.0: rows grouped as POLICY_LIST/POLICY
+  const big = await stack.connector({ network: 'p-big', ...posture(['4511'], 24, '3.0'), urbaThreshold: 0.6 });
   const [b1] = await stack.sync(big, { timeoutMs: 180_000 });
   t.equal(b1?.state, 'succeeded', `big estate: ${b1?.counts.findingsParsed} findings (${JSON.stringify(b1?.error)})`);
   publish(stack, '1512');
