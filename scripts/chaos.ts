@@ -2,7 +2,8 @@
  * `npm run chaos`: faults injected into the real stack (the apps' bundles as processes, the simulator,
  * a FerretDB and a redis-server of the suite's own on free ports, never the shared ones), each followed
  * by recovery and a check of the database against the generator's ground truth; then the horizontal-scale
- * run (scripts/chaos/scale.ts). Prints a table, one `chaos: ok|FAIL` line per row, a tap-style
+ * run (scripts/chaos/scale.ts). The posture source's SIGKILL test runs as one row
+ * (apps/worker-upsert/test/posture-kill.chaos.ts). Prints a table, one `chaos: ok|FAIL` line per row, a tap-style
  * `# { total, pass, fail }` line (.ci/run counts it) and, last, one JSON line. Exits non-zero if a row
  * misses its goal: 0 lost, 0 duplicated, 0 wrongly closed, 0 stuck, every run succeeded.
  *
@@ -11,6 +12,7 @@
  * the scale run; QPC_CHAOS_ONLY=<substring> runs only the rows whose fault names contain it, and
  * QPC_CHAOS_ONLY=scale only the scale run.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,6 +72,34 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/**
+ * The posture source under SIGKILL of each worker (apps/worker-upsert/test/posture-kill.chaos.ts: its own
+ * stack of processes and simulator, on the suite's database server and Redis): met when every check holds.
+ */
+async function postureKill(ferretPort: number, redis: string): Promise<Row> {
+  const t0 = Date.now();
+  const r = spawnSync('npx', ['tap', '--reporter=terse', 'test/posture-kill.chaos.ts'], {
+    cwd: path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'apps', 'worker-upsert'),
+    env: { ...process.env, MONGO_URL: `mongodb://127.0.0.1:${ferretPort}/chaos`, REDIS_URL: redis },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const summary = /# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?/.exec(r.stdout ?? '');
+  const ok = r.status === 0;
+  return {
+    fault: 'SIGKILL each worker, posture sync',
+    states: {},
+    lost: 0,
+    duplicated: 0,
+    wronglyClosed: 0,
+    wronglyOpen: 0,
+    stuck: 0,
+    recoverS: Math.round((Date.now() - t0) / 1000),
+    ok,
+    note: summary ? `${summary[2]} of ${summary[1]} checks held` : `tap exited ${r.status}`,
+  };
+}
+
 const rows: Row[] = [];
 let scale: ScaleResult | null = null;
 let exitCode = 0;
@@ -86,6 +116,7 @@ try {
     ['409 storm', () => storm409(ctx)],
     ['purge during a sync', () => purgeDuringSync(ctx)],
     ['bad cron', () => badSchedule(ctx)],
+    ['SIGKILL each worker, posture sync', () => postureKill(ferret.port, redisUrl)],
   ];
   for (const [name, fn] of faults) {
     if (only && (only === 'scale' || !name.includes(only))) continue;

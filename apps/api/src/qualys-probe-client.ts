@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import { createQualysClient, isQualysError } from '@qpc/qualys-client';
 import type { Logger } from '@qpc/worker-kit';
-import type { ProbeResult, ProbeStep, QualysProbe } from './qualys-probe.ts';
+import type { ProbePolicy, ProbeResult, ProbeStep, QualysProbe } from './qualys-probe.ts';
 
 /** Which step a client error belongs to: the report list proves the login, the policy list proves PC. */
 function stepOf(code: string): ProbeStep {
@@ -34,11 +34,9 @@ export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; log
         ...(opts.keyPrefix ? { keyPrefix: opts.keyPrefix } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
       });
-      const access = await client.checkAccess(input.reportTitlePrefix, { signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
-      return {
-        ok: true,
-        checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok' },
-        reports: access.reports.map((r) => ({
+      const signal = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
+      const access = await client.checkAccess(input.reportTitlePrefix, { signal });
+      const reports = access.reports.map((r) => ({
           id: r.id,
           title: r.title,
           type: r.type ?? null,
@@ -46,8 +44,33 @@ export function createClientProbe(opts: { redis?: Redis; keyPrefix?: string; log
           size: r.sizeText ?? null,
           sizeBytes: r.sizeBytes ?? null,
           launchedAt: r.launchedAt ? r.launchedAt.toISOString() : null,
-        })),
-      };
+        }));
+      if (input.source !== 'posture') return { ok: true, checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok' }, reports };
+      // posture: the policies the user can see, when each was last evaluated, and which the connector pulls
+      const wanted = input.policyIds ? new Set(input.policyIds) : null;
+      const listed = await client.listPolicies({ signal });
+      const policies: ProbePolicy[] = listed.map((p) => ({
+        id: p.id,
+        title: p.title,
+        lastEvaluatedAt: p.lastEvaluated ? p.lastEvaluated.toISOString() : null,
+        status: p.status,
+        selected: wanted ? wanted.has(p.id) : true,
+      }));
+      const visible = new Set(listed.map((p) => p.id));
+      const missing = input.policyIds ? input.policyIds.filter((id) => !visible.has(id)) : [];
+      if (missing.length > 0 || policies.length === 0) {
+        return {
+          ok: false,
+          failedAt: 'policies',
+          checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok', policies: 'failed' },
+          error: missing.length > 0
+            ? { code: 'POSTURE_POLICY_NOT_VISIBLE', message: `this user cannot see the policies ${missing.slice(0, 20).join(', ')}: remove them, or give the user access in Qualys` }
+            : { code: 'POSTURE_NO_POLICY', message: 'this user can see no compliance policy: there is no posture to pull' },
+          reports: [],
+          policies,
+        };
+      }
+      return { ok: true, checks: { login: 'ok', policyCompliance: 'ok', reports: 'ok', policies: 'ok' }, reports, policies };
     } catch (err) {
       const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       // refused, unreachable, reset or silent read the same, so Test Credentials cannot map open ports

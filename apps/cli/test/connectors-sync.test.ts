@@ -113,6 +113,29 @@ t.test('create, list, get, edit, test, delete', async (t) => {
   t.equal((await cli(['connectors', 'frobnicate'])).code, 2);
 });
 
+t.test('create and edit a posture connector', async (t) => {
+  const c = await cli(
+    ['connectors', 'create', '--name', 'Posture', '--url', 'https://qualysapi.example', '--username', 'api', '--network', 'corp-p', '--source', 'posture', '--policy-ids', '11, 12', '--posture-api', '3.0', '--full-every', '5', '--password-stdin'],
+    `${PASSWORD}\n`,
+  );
+  t.equal(c.code, 0, c.stderr);
+  const doc = await deps.store.col.connectors.findOne({ name: 'Posture' });
+  t.equal(doc?.source, 'posture');
+  t.same(doc?.posture, { policyIds: ['11', '12'], apiVersion: '3.0', fullEvery: 5 });
+  t.equal(doc?.reportTitlePrefix, '', 'no --prefix needed');
+  const e = await cli(['connectors', 'edit', 'Posture', '--policy-ids', 'all']);
+  t.equal(e.code, 0, e.stderr);
+  t.same((await deps.store.col.connectors.findOne({ _id: doc!._id }))?.posture, { policyIds: null, apiVersion: '3.0', fullEvery: 5 }, 'all: every visible policy; the rest kept');
+  const l = await cli(['connectors', 'list']);
+  t.match(l.stdout, /^Posture\t[0-9a-f-]+\thttps:\/\/qualysapi.example\tcorp-p\tposture:all\t/m);
+  const bad = await cli(['connectors', 'edit', 'Posture', '--full-every', 'often']);
+  t.equal(bad.code, 2);
+  const bad2 = await cli(['connectors', 'edit', 'Posture', '--posture-api', '9']);
+  t.equal(bad2.code, 1);
+  t.match(bad2.stderr, /posture\.apiVersion/);
+  t.equal((await cli(['connectors', 'delete', 'Posture'])).code, 0);
+});
+
 t.test('sync: starts one, follows its runs to the end', async (t) => {
   const c = await cli(['connectors', 'create', '--name', 'S', '--url', 'https://q.example', '--username', 'a', '--network', 'n', '--prefix', 'p', '--password-stdin', '--json'], 'pw');
   const id = JSON.parse(c.stdout).id as string;

@@ -39,6 +39,9 @@ export interface Connector {
   hasPassword: boolean;
   network: string;
   reportTitlePrefix: string;
+  /** where results are read: saved Policy Reports or the Compliance Posture API */
+  source?: 'policy-report' | 'posture';
+  posture?: { policyIds: string[] | null; apiVersion: '2.0' | '3.0'; fullEvery: number } | null;
   schedule: Schedule | null;
   autoUrba: boolean;
   urbaDryRun: boolean;
@@ -84,10 +87,12 @@ export interface Run {
 
 export interface ProbeResult {
   ok: boolean;
-  failedAt?: 'login' | 'policyCompliance' | 'reports';
-  checks: Partial<Record<'login' | 'policyCompliance' | 'reports', 'ok' | 'failed' | 'not-run'>>;
+  failedAt?: 'login' | 'policyCompliance' | 'reports' | 'policies';
+  checks: Partial<Record<'login' | 'policyCompliance' | 'reports' | 'policies', 'ok' | 'failed' | 'not-run'>>;
   error?: { code: string; message: string };
   reports: { id: string; title: string; launchedAt: string | null; size: string | null }[];
+  /** posture connectors: the policies the user can see */
+  policies?: { id: string; title: string; lastEvaluatedAt: string | null; selected: boolean }[];
 }
 
 export interface Host {

@@ -14,6 +14,7 @@ import { addQualysStats, claimStage, completeStage, recordReportFile, setProgres
 import { reportFileId, saveReportFile, usableReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
+import { fetchPosturePages } from './posture-fetch.ts';
 
 export interface FetchDeps {
   store: Store;
@@ -22,6 +23,8 @@ export interface FetchDeps {
   enqueue: Pick<Enqueuer, 'parse'>;
   logger: Logger;
   progress?: (p: Record<string, number>) => Promise<void>;
+  /** rows per posture page (truncation_limit); absent: the API's default */
+  postureTruncationLimit?: number;
 }
 
 export type FetchResult = { outcome: 'done' | 'skipped'; bytes?: number; reason?: string };
@@ -38,6 +41,8 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
   }
   if (claim.status === 'skipped') return { outcome: 'skipped', reason: claim.reason };
   const { run } = claim;
+  // a posture pull: its pages, not a report file
+  if (run.posture) return fetchPosturePages(deps, run);
   if (!run.reportId) return { outcome: 'skipped', reason: 'run has no report' };
 
   // work: download into GridFS

@@ -25,7 +25,7 @@ await startWorkerApp({
         ...common,
         queue: 'fetch',
         concurrency: config.QPC_WORKER_CONCURRENCY,
-        handlers: { fetch: fetchHandler({ store, box, qualys, enqueue: enqueuer, logger }) },
+        handlers: { fetch: fetchHandler({ store, box, qualys, enqueue: enqueuer, logger, ...(config.QPC_POSTURE_PAGE_ROWS > 0 ? { postureTruncationLimit: config.QPC_POSTURE_PAGE_ROWS } : {}) }) },
         onFinalFailure: { fetch: fetchFinalFailure({ store, enqueue: enqueuer }) },
       }),
     };

@@ -9,6 +9,7 @@ import { continueSync, failRun, getRun } from '@qpc/store/pipeline';
 import { rootCause, type FinalFailureHandler, type Handler } from '@qpc/worker-kit';
 import { planSync, recordSyncFailure, type SyncDeps } from './sync.service.ts';
 import { fetchRun, type FetchDeps } from './fetch.service.ts';
+import { postureFetchFinalFailure } from './posture-fetch.ts';
 
 export function errorClass(err: unknown): string {
   const e = err as { name?: string; code?: string | number };
@@ -37,8 +38,13 @@ export function fetchHandler(deps: FetchDeps): Handler<'fetch'> {
 }
 
 /** A download that failed for good: the run is failed (a run already ended is left as it is), the sync goes on. */
-export function fetchFinalFailure(deps: { store: Store; enqueue: Pick<Enqueuer, 'fetch'> }): FinalFailureHandler<'fetch'> {
-  return async (data, err) => failAndContinue(deps.store, data.runId, rootCause(err), deps.enqueue);
+export function fetchFinalFailure(deps: { store: Store; enqueue: Pick<Enqueuer, 'fetch' | 'parse'> }): FinalFailureHandler<'fetch'> {
+  return async (data, err) => {
+    const e = rootCause(err);
+    // a posture run with pages stored ingests them (partial, closes nothing) rather than failing
+    if (await postureFetchFinalFailure(deps.store, deps.enqueue, data.runId, e)) return;
+    await failAndContinue(deps.store, data.runId, e, deps.enqueue);
+  };
 }
 
 async function failAndContinue(store: Store, runId: string, err: Error, enqueue: Pick<Enqueuer, 'fetch'>): Promise<void> {

@@ -7,12 +7,14 @@
 import { selectReports } from '@qpc/domain';
 import type { QualysClient } from '@qpc/qualys-client';
 import type { SecretBox } from '@qpc/secrets';
-import { stableId, type RunTrigger, type Store } from '@qpc/store/db';
+import type { RunTrigger, Store } from '@qpc/store/db';
 import { connectorCredentials, getConnector } from '@qpc/store/connectors';
 import { acquireSyncLock, addQualysStats, continueSync, createRun, failRun, releaseSyncLock, setLockRuns } from '@qpc/store/pipeline';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
 import { ONE_BATCH } from '@qpc/store/db';
+import { planPostureSync } from './posture-sync.ts';
+import { runIdFor } from './run-id.ts';
 
 export interface SyncDeps {
   store: Store;
@@ -31,9 +33,7 @@ export type SyncResult =
   | { outcome: 'resumed'; syncId: string; step: string }
   | { outcome: 'connector-deleting'; syncId: string };
 
-export function runIdFor(syncId: string, key: string): string {
-  return stableId('run', syncId, key);
-}
+export { runIdFor };
 
 export async function planSync(
   deps: SyncDeps,
@@ -56,6 +56,7 @@ export async function planSync(
     const step = await continueSync(store, syncId, connector._id, deps.enqueue.fetch);
     return { outcome: 'resumed', syncId, step };
   }
+  if (connector.source === 'posture') return planPostureSync(deps, connector, syncId, req, now);
   const client = deps.qualys(connectorCredentials(connector, deps.box));
   let stats = { calls: 0, conflicts409: 0, waitedSec: 0 };
   let reports;

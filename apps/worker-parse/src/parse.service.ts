@@ -20,10 +20,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
-import { parseReport, ReportError, type FindingRecord, type HeaderRecord, type HostRecord, type RejectReason, type SummaryRecord } from '@qpc/pc-report';
+import { parseReport, ReportError, type FindingRecord, type HeaderRecord, type HostRecord, type ReportRecord, type SummaryRecord } from '@qpc/pc-report';
+import type { PostureRecord } from '@qpc/pc-posture';
+import { postureRecords, PostureIncompleteError, type PostureSummary } from './posture-records.ts';
 import type { Store } from '@qpc/store/db';
 import { claimStage, completeStage, finalizeIfReady, pendingBatches, setProgress, setWaiting, stageBatch, stagedSeqs } from '@qpc/store/pipeline';
-import { createHostKeyResolver } from '@qpc/store/inventory';
+import { carryReportOnlyFields, createHostKeyResolver, networkHasReportFields } from '@qpc/store/inventory';
 import { readReportFile } from '@qpc/store/files';
 import type { Enqueuer } from '@qpc/jobs';
 import type { Logger } from '@qpc/worker-kit';
@@ -106,13 +108,12 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   }
   if (claim.status === 'skipped') return { outcome: 'skipped', reason: claim.reason };
   const { run } = claim;
-  if (!run.file) throw new Error(`run ${runId} has no stored report file`);
+  if (!run.file && !run.posture) throw new Error(`run ${runId} has no stored report file`);
   const { connectorId, network } = run;
 
   let bytes = 0;
   let lastProgress = 0;
-  const fileId = run.file.id;
-  async function* counted(): AsyncGenerator<Buffer> {
+  async function* counted(fileId: string): AsyncGenerator<Buffer> {
     for await (const chunk of readReportFile(store, fileId)) {
       bytes += chunk.length;
       yield chunk;
@@ -123,9 +124,9 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   let newHosts: HostRecord[] = [];
   let findings: FindingRecord[] = [];
   let seq = 0;
-  let summary: SummaryRecord | null = null;
+  let summary: SummaryRecord | PostureSummary | null = null;
   let header: HeaderRecord | null = null;
-  const rejected = new Map<RejectReason, number>();
+  const rejected = new Map<string, number>();
   const pollMs = deps.pollMs ?? 100;
   const maxHostRecords = deps.maxHostRecords ?? hostRecordLimit();
   // IP-only records of hosts the network knows by host id take that host's key (decided once per IP)
@@ -133,6 +134,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   // batches an earlier attempt staged (see stagedSeqs): staged again as no-ops, without waiting, and their
   // upsert jobs enqueued again (the job ids dedupe)
   const staged = await stagedSeqs(store, runId);
+  // a posture run into a network a report fed keeps the fields only reports carry (carry-fields.ts)
+  const carry = run.posture ? await networkHasReportFields(store, network) : false;
 
   const flush = async () => {
     if (findings.length === 0 && newHosts.length === 0) return;
@@ -144,6 +147,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
       if (h) hosts.set(k, h);
     }
     const keyed = await hostKeys.rekey([...hosts.values()], findings);
+    // a posture run into a network a report fed keeps the fields only reports carry (carry-fields.ts)
+    if (carry) await carryReportOnlyFields(store, network, keyed.hosts, keyed.findings);
     if (!staged.has(seq)) {
       await waitForWriters(store, runId, deps.maxPending, pollMs);
       await stageBatch(store, runId, seq, keyed.hosts, keyed.findings);
@@ -160,9 +165,13 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     }
   };
 
-  let parseError: ReportError | HostRecordLimitError | null = null;
+  // a report, or the stored pages of a posture answer: the same records either way
+  const source: AsyncIterable<ReadonlyArray<ReportRecord | PostureRecord>> = run.posture
+    ? postureRecords(run.posture, counted, { batchSize: 500 })
+    : parseReport(counted((run.file as { id: string }).id), { batchSize: 500 });
+  let parseError: ReportError | HostRecordLimitError | PostureIncompleteError | null = null;
   try {
-    for await (const batch of parseReport(counted(), { batchSize: 500 })) {
+    for await (const batch of source) {
       for (const rec of batch) {
         switch (rec.type) {
           case 'host':
@@ -199,11 +208,11 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
   } catch (err) {
     // a refused report (cut, malformed, too many hosts for this worker): what was read is written, the
     // run closes nothing
-    if (!(err instanceof ReportError || err instanceof HostRecordLimitError)) throw err;
+    if (!(err instanceof ReportError || err instanceof HostRecordLimitError || err instanceof PostureIncompleteError)) throw err;
     parseError = err;
   }
   await flush();
-  const s = summary as SummaryRecord | null;
+  const s = summary as SummaryRecord | PostureSummary | null;
   const parse = {
     complete: parseError === null && s !== null,
     batches: seq,
@@ -218,7 +227,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
           policies: s.policies,
           bytes: s.bytes,
           invalidUtf8: s.invalidUtf8,
-          dataAsOf: reportDataAsOf(header),
+          // posture: the newest EVALUATION_DATE read and its pages; a report: its generation date
+          ...('dataAsOf' in s ? { dataAsOf: s.dataAsOf, pages: s.pages } : { dataAsOf: reportDataAsOf(header) }),
         }
       : null,
   };
@@ -231,7 +241,8 @@ export async function parseRun(deps: ParseDeps, runId: string): Promise<ParseRes
     'counts.findingsParsed': s?.findings ?? 0,
     'counts.recordsRejected': s?.rejected ?? [...rejected.values()].reduce((a, b) => a + b, 0),
   };
-  if (parseError) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
+  // a posture download that stopped early recorded its own error (fetch stage): kept
+  if (parseError && !(parseError instanceof PostureIncompleteError && parseError.code === 'POSTURE_DOWNLOAD_INCOMPLETE' && run.error)) set.error = { class: `${parseError.name}:${parseError.code}`, message: parseError.message.slice(0, 2000), stage: 'parse', at: new Date() };
   // hand off: the run moves to writing; finalize follows its last batch
   await completeStage(store, runId, 'parse', { set });
   await finalizeIfReady(store, runId, deps.enqueue.finalize);

@@ -69,6 +69,8 @@ const schema = z.object({
    * files (0: none). Files that a run still in progress needs are always kept.
    */
   QPC_REPORT_RETENTION: int(3, 0, 10_000),
+  /** rows per page of a compliance posture answer (the API's truncation_limit); 0: the API's default (1,000) */
+  QPC_POSTURE_PAGE_ROWS: int(0, 0, 1_000_000),
   /**
    * Stalled-job settings of the workers (defaults: @qpc/jobs workerDefaults). A job whose worker died or
    * hung keeps its lock for QPC_LOCK_DURATION_MS, is found stalled within QPC_STALLED_INTERVAL_MS more and

@@ -4,3 +4,4 @@ export * from './lifecycle.ts';
 export * from './urba.ts';
 export * from './schedule.ts';
 export * from './freshness.ts';
+export * from './source.ts';

@@ -14,6 +14,8 @@ export interface RunCompleteness {
   /** results refused by the parser (rejected records) */
   rejected: number;
   hostsParsed: number;
+  /** an incremental posture pull: it names only what changed, so it closes nothing by absence */
+  incremental?: boolean;
 }
 
 /** Records parsed = written + rejected: the parser's finding count plus its rejects against what was stored. */
@@ -49,6 +51,7 @@ export const DEFAULT_URBA_THRESHOLD = 0.5;
 export function decideUrba(i: UrbaInput): UrbaDecision {
   if (!i.autoUrba) return { decision: 'off', reason: 'auto URBA is off for this connector' };
   const c = i.completeness;
+  if (c.incremental) return { decision: 'skipped', reason: 'an incremental posture pull names only what changed: it closes nothing by absence' };
   if (!c.readToEnd) return { decision: 'skipped', reason: 'the report was not read to its explicit end' };
   if (!c.allBatchesWritten) return { decision: 'skipped', reason: 'not every batch was written' };
   if (!countsAddUp(c)) {

@@ -5,7 +5,7 @@
  * element stack, the limits and the refusals are those of @qpc/pc-report (same codes, same checks).
  */
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
-import { Positions, QualysReturnError, ReportError, Utf8Stream } from '@qpc/pc-report';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIELD_LENGTH, declaresEntities, ENTITY_REFUSAL, Positions, QualysReturnError, ReportError, Utf8Stream } from '@qpc/pc-report';
 import { C, F, FIELD, FOREIGN_ROOTS, IGNORE, POSTURE_ROOT, ROOTS, ROW_FIELDS, SHAPES, TABLES, shapeKey, type CompiledEntry } from './elements.ts';
 import { Glossary } from './glossary.ts';
 import { idMinOf } from './paging.ts';
@@ -84,8 +84,8 @@ export class PostureParser {
     private readonly onRow: (row: StagedRow) => void,
     limits: PostureLimits = {},
   ) {
-    this.maxDepth = limits.maxDepth ?? 64;
-    this.maxField = limits.maxFieldLength ?? 1024 * 1024;
+    this.maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxField = limits.maxFieldLength ?? DEFAULT_MAX_FIELD_LENGTH;
     this.maxGlossary = limits.maxGlossaryEntries ?? 1_000_000;
     this.ctxs = new Int32Array(this.maxDepth + 2);
     this.fields = new Int32Array(this.maxDepth + 2);
@@ -151,9 +151,7 @@ export class PostureParser {
       ondeclaration: (start, end) => {
         this.tokenStart = end + 1;
         const data = this.pos.slice(start, end);
-        if (/^ENTITY\b/i.test(data) || (/^DOCTYPE\b/i.test(data) && data.includes('[') && /<!ENTITY/i.test(data))) {
-          throw this.error('ENTITY_DECLARATION', 'the document declares entities in a DOCTYPE internal subset: refused (entity expansion is an attack vector, and Qualys answers never do this)', start - 2);
-        }
+        if (declaresEntities(data)) throw this.error('ENTITY_DECLARATION', ENTITY_REFUSAL, start - 2);
       },
       onprocessinginstruction: (_start, end) => {
         this.tokenStart = end + 1;

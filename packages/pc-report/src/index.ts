@@ -7,3 +7,4 @@ export { splitEvidence } from './evidence.ts';
 /** the input guards, shared with the posture parser: UTF-8 decoding across chunks, offsets to lines and bytes */
 export { Utf8Stream } from './utf8.ts';
 export { Positions } from './positions.ts';
+export { declaresEntities, ENTITY_REFUSAL, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIELD_LENGTH } from './guards.ts';

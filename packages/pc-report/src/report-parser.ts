@@ -26,6 +26,7 @@ import {
 import { ReportError, QualysReturnError } from './errors.ts';
 import { Positions } from './positions.ts';
 import { Utf8Stream } from './utf8.ts';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FIELD_LENGTH, declaresEntities, ENTITY_REFUSAL } from './guards.ts';
 import { RecordBuilder } from './record-builder.ts';
 import type { ReportRecord } from './records.ts';
 
@@ -120,9 +121,9 @@ export class ReportParser {
   private ending = false;
 
   constructor(limits: ParserOptions = {}) {
-    this.maxDepth = limits.maxDepth ?? 64;
+    this.maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.tables = limits.elements ? compileTable(limits.elements) : TABLES;
-    this.maxField = limits.maxFieldLength ?? 1024 * 1024;
+    this.maxField = limits.maxFieldLength ?? DEFAULT_MAX_FIELD_LENGTH;
     this.scopes = new Int32Array(this.maxDepth + 2);
     this.lines = new Int32Array(this.maxDepth + 2);
     for (let i = 0; i <= this.maxDepth + 2; i++) {
@@ -402,13 +403,7 @@ export class ReportParser {
 
   /** `<!...>` other than comments and CDATA: DOCTYPE (its internal subset is cut at the first `>`), ENTITY, ... */
   private onDeclaration(data: string, at: number): void {
-    if (/^ENTITY\b/i.test(data) || (/^DOCTYPE\b/i.test(data) && data.includes('[') && /<!ENTITY/i.test(data))) {
-      throw this.error(
-        'ENTITY_DECLARATION',
-        'the document declares entities in a DOCTYPE internal subset: refused (entity expansion is an attack vector, and Qualys reports never do this)',
-        at,
-      );
-    }
+    if (declaresEntities(data)) throw this.error('ENTITY_DECLARATION', ENTITY_REFUSAL, at);
   }
 
   private assign(ref: FieldRef, v: string | null): void {

@@ -4,8 +4,8 @@ import { LocalBudget, subscriptionId, type Budget } from './budget.ts';
 import { isIP } from 'node:net';
 import { addressRefused, guardedLookup, refusal, type AddressPolicy } from './address-policy.ts';
 import { checkAccess, type AccessReport } from './check-access.ts';
-import { fetchReport, type ReportDownload } from './download.ts';
-import { parseAbout, parseReportList, readSimpleReturn, type AboutInfo, type ReportInfo } from './envelopes.ts';
+import { fetchBody, fetchReport, type ReportDownload } from './download.ts';
+import { parseAbout, parsePolicyList, parseReportList, readSimpleReturn, type AboutInfo, type PolicyInfo, type ReportInfo } from './envelopes.ts';
 import { QualysError } from './errors.ts';
 import { RedisBudget } from './redis-budget.ts';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Transport, type ClientStats, type LimitsOptions, type TimeoutsOptions } from './transport.ts';
@@ -42,9 +42,27 @@ export interface LaunchPolicyReport {
   outputFormat?: 'xml' | 'csv' | 'pdf' | 'html' | 'mht';
 }
 
+/** One page of the Compliance Posture Info API (action=list, details=All, XML). */
+export interface PostureRequest {
+  /** the posture API's version: 2.0 or 3.0 */
+  version: '2.0' | '3.0';
+  /** at most 10 */
+  policyIds: string[];
+  /** the page's first row id (from the previous page's WARNING URL); absent: the first page */
+  idMin?: string | null;
+  /** incremental: only the rows whose status changed since */
+  statusChangesSince?: Date | null;
+  /** rows per page (truncation_limit); absent: the API's default */
+  truncationLimit?: number;
+}
+
 export interface QualysClient {
   listReports(filters?: ReportFilters, opts?: { signal?: AbortSignal }): Promise<ReportInfo[]>;
   fetchReport(id: string, opts?: { signal?: AbortSignal }): Promise<ReportDownload>;
+  /** the compliance policies the user can see, with when each was last evaluated */
+  listPolicies(opts?: { signal?: AbortSignal }): Promise<PolicyInfo[]>;
+  /** one page of compliance posture, streamed as a report is */
+  fetchPosture(req: PostureRequest, opts?: { signal?: AbortSignal }): Promise<ReportDownload>;
   launchPolicyReport(spec: LaunchPolicyReport, opts?: { signal?: AbortSignal }): Promise<{ id: string }>;
   checkAccess(prefix: string, opts?: { signal?: AbortSignal }): Promise<AccessReport>;
   about(opts?: { signal?: AbortSignal }): Promise<AboutInfo>;
@@ -56,6 +74,7 @@ export interface QualysClient {
 }
 
 const REPORT_PATH = '/api/2.0/fo/report/';
+const POLICY_PATH = '/api/2.0/fo/compliance/policy/';
 
 function invalid(message: string): QualysError {
   return new QualysError('QUALYS_INVALID_OPTIONS', message, { retryable: false });
@@ -119,9 +138,38 @@ export function createQualysClient(options: QualysClientOptions): QualysClient {
     return parseAbout(root);
   };
 
+  const listPolicies = async (opts: { signal?: AbortSignal } = {}) => {
+    const root = await tr.callXml({ method: 'GET', path: POLICY_PATH, params: { action: 'list', details: 'Basic' }, signal: opts.signal });
+    if (root.name !== 'POLICY_LIST_OUTPUT')
+      throw new QualysError('QUALYS_UNEXPECTED_RESPONSE', `compliance policy list answered <${root.name}> instead of <POLICY_LIST_OUTPUT>`, { retryable: false });
+    return parsePolicyList(root);
+  };
+
+  const fetchPosture = (req: PostureRequest, opts: { signal?: AbortSignal } = {}) => {
+    if (req.version !== '2.0' && req.version !== '3.0') return Promise.reject(invalid(`the posture API version is 2.0 or 3.0 (got "${String(req.version).slice(0, 10)}")`));
+    if (req.policyIds.length === 0 || req.policyIds.length > 10 || req.policyIds.some((p) => !/^\d+$/.test(p)))
+      return Promise.reject(invalid('a posture request names 1 to 10 numeric policy ids'));
+    if (req.idMin != null && !/^\d+$/.test(req.idMin)) return Promise.reject(invalid(`id_min is a number (got "${req.idMin.slice(0, 40)}")`));
+    const params: Record<string, string> = {
+      action: 'list',
+      policy_ids: req.policyIds.join(','),
+      details: 'All',
+      output_format: 'xml',
+      show_remediation_info: '1',
+      cause_of_failure: '1',
+    };
+    if (req.truncationLimit !== undefined) params.truncation_limit = String(req.truncationLimit);
+    if (req.idMin) params.id_min = req.idMin;
+    if (req.statusChangesSince) params.status_changes_since = req.statusChangesSince.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const label = `posture ${req.version}, policies ${req.policyIds.join(',')}${req.idMin ? `, id_min=${req.idMin}` : ''}`;
+    return fetchBody(tr, { path: `/api/${req.version}/fo/compliance/posture/info/`, params, label }, opts.signal);
+  };
+
   const client: QualysClient = {
     subscription,
     listReports,
+    listPolicies,
+    fetchPosture,
     about,
     fetchReport: (id, opts = {}) => {
       if (!/^\d+$/.test(id)) return Promise.reject(invalid(`a report id is a number (got "${id.slice(0, 40)}")`));

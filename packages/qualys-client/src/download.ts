@@ -95,8 +95,24 @@ export function parseContentRange(v: string | undefined): { start: number; end: 
 }
 
 export async function fetchReport(tr: Transport, id: string, signal?: AbortSignal): Promise<ReportDownload> {
-  const path = '/api/2.0/fo/report/';
-  const what = `${tr.where(path)} (action=fetch, id=${id})`;
+  return fetchBody(tr, { path: '/api/2.0/fo/report/', params: { action: 'fetch', id }, label: `action=fetch, id=${id}` }, signal);
+}
+
+/** What fetchBody asks for: a GET whose answer is one long XML (or CSV) body. */
+export interface BodyRequest {
+  path: string;
+  params: Record<string, string>;
+  /** names the request in errors and logs (no credentials) */
+  label: string;
+}
+
+/**
+ * A long answer (a report, a page of compliance posture) streamed with the same guarantees as a
+ * report: 409 / ToWait and retries, a cut body continued or verified-restarted (see ReportDownload).
+ */
+export async function fetchBody(tr: Transport, req: BodyRequest, signal?: AbortSignal): Promise<ReportDownload> {
+  const { path, params } = req;
+  const what = `${tr.where(path)} (${req.label})`;
   signal?.throwIfAborted();
   const ac = new AbortController();
   const onOuterAbort = () => ac.abort(signal?.reason);
@@ -105,7 +121,7 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
   /** One answer of the report: 200 (sniffed when XML) or 206; errors, 409 and retries handled here. */
   const open = (headers: Record<string, string>, sniff: boolean): Promise<Opened> =>
     tr.withRetries(what, ac.signal, async () => {
-      const { res, lease, limits } = await tr.send({ method: 'GET', path, params: { action: 'fetch', id }, headers, signal: ac.signal });
+      const { res, lease, limits } = await tr.send({ method: 'GET', path, params, headers, signal: ac.signal });
       const status = res.statusCode;
       const release = async () => {
         await lease.release();
@@ -244,7 +260,7 @@ export async function fetchReport(tr: Transport, id: string, signal?: AbortSigna
         if (failuresWithoutProgress > tr.limits.maxBodyRetries)
           throw new QualysError('QUALYS_TRUNCATED', `${what}: body cut short (${cut}) and not recovered after ${tr.limits.maxBodyRetries} attempts`, { retryable: true });
         const wait = backoffMs(failuresWithoutProgress, Math.min(tr.limits.backoffBaseMs, 500), tr.limits.backoffMaxMs);
-        tr.logger.warn({ reportId: id, at: progress.bytes, total, reason: cut, range: rangeUsable, waitMs: wait }, 'qualys report body cut short; continuing');
+        tr.logger.warn({ request: req.label, at: progress.bytes, total, reason: cut, range: rangeUsable, waitMs: wait }, 'qualys report body cut short; continuing');
         tr.counters.waitedSec += wait / 1000;
         await sleep(wait, ac.signal);
 

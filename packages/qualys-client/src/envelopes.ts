@@ -154,10 +154,23 @@ export function parseAbout(root: XmlElement): AboutInfo {
 }
 
 /** The compliance policy list: ids and titles, enough to prove the PC module answers. */
-export function parsePolicyList(root: XmlElement): { id: string; title: string }[] {
+/** A compliance policy of the policy list (action=list, details=Basic). */
+export interface PolicyInfo {
+  id: string;
+  title: string;
+  /** LAST_EVALUATED/DATETIME: when the policy was last evaluated (null: never) */
+  lastEvaluated: Date | null;
+  /** STATUS, e.g. Active */
+  status: string | null;
+}
+
+export function parsePolicyList(root: XmlElement): PolicyInfo[] {
   const list = child(child(root, 'RESPONSE'), 'POLICY_LIST');
   return children(list, 'POLICY').flatMap((p) => {
     const id = textAt(p, 'ID');
-    return id ? [{ id, title: textAt(p, 'TITLE') ?? '' }] : [];
+    if (!id) return [];
+    const evaluated = textAt(child(p, 'LAST_EVALUATED'), 'DATETIME');
+    const at = evaluated ? new Date(evaluated) : null;
+    return [{ id, title: textAt(p, 'TITLE') ?? '', lastEvaluated: at && !Number.isNaN(at.getTime()) ? at : null, status: textAt(p, 'STATUS') ?? null }];
   });
 }

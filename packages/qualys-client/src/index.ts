@@ -1,8 +1,8 @@
 export { createQualysClient } from './client.ts';
-export type { QualysClient, QualysClientOptions, ReportFilters, LaunchPolicyReport } from './client.ts';
+export type { QualysClient, QualysClientOptions, ReportFilters, LaunchPolicyReport, PostureRequest } from './client.ts';
 export type { AccessReport } from './check-access.ts';
 export type { ReportDownload, DownloadProgress } from './download.ts';
-export type { ReportInfo, ReportState, AboutInfo } from './envelopes.ts';
+export type { ReportInfo, ReportState, AboutInfo, PolicyInfo } from './envelopes.ts';
 export { parseSize } from './envelopes.ts';
 export { QualysError, isQualysError } from './errors.ts';
 export type { QualysErrorCode } from './errors.ts';

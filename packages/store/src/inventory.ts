@@ -9,3 +9,4 @@ export * from './inventory/rewrite-docs.ts';
 export * from './inventory/insert-new.ts';
 export * from './inventory/keyed-update.ts';
 export * from './inventory/finalize-run.ts';
+export * from './inventory/carry-fields.ts';

@@ -1,6 +1,6 @@
 /** Request schemas of the connector routes; each message names its field (the path does). */
 import { z } from 'zod';
-import { MAX_STALE_AFTER_DAYS, STALE_AFTER_DAYS_RULE, ScheduleError, StaleAfterDaysError, validateSchedule, validateStaleAfterDays, type Schedule } from '@qpc/domain';
+import { CONNECTOR_SOURCES, MAX_STALE_AFTER_DAYS, normalizePosture, POSTURE_API_VERSIONS, STALE_AFTER_DAYS_RULE, ScheduleError, SourceError, StaleAfterDaysError, validateSchedule, validateStaleAfterDays, type Schedule } from '@qpc/domain';
 
 const validTimezone = (tz: string) => {
   try {
@@ -117,6 +117,28 @@ const staleAfterDays = z
   })
   .describe('days after its newest assessment the connector is stale (default 8)');
 
+/** Where the connector reads results: saved Policy Reports (default) or the Compliance Posture API. */
+export const sourceSchema = z.enum(CONNECTOR_SOURCES as ['policy-report', 'posture']);
+
+/**
+ * Posture settings, any field left out takes its default (policy ids: every policy the user can see; API
+ * 2.0; a full pull every 24 incremental ones); @qpc/domain's normalizePosture has the last word.
+ */
+export const postureSchema = z
+  .strictObject({
+    policyIds: z.array(z.union([z.string(), z.number().int().nonnegative()]).transform(String)).max(1000).nullable().optional(),
+    apiVersion: z.enum(POSTURE_API_VERSIONS as ['2.0', '3.0']).optional(),
+    fullEvery: z.number().int().optional(),
+  })
+  .superRefine((p, ctx) => {
+    try {
+      normalizePosture(p);
+    } catch (err) {
+      if (err instanceof SourceError) ctx.addIssue({ code: 'custom', path: [err.field.replace(/^posture\./, '')], message: err.message });
+      else throw err;
+    }
+  });
+
 export function createConnectorSchema(allowHttp: boolean) {
   return z.strictObject({
     name,
@@ -124,12 +146,18 @@ export function createConnectorSchema(allowHttp: boolean) {
     username,
     password,
     network,
-    reportTitlePrefix,
+    /** required with source policy-report */
+    reportTitlePrefix: reportTitlePrefix.optional(),
+    source: sourceSchema.default('policy-report'),
+    posture: postureSchema.optional(),
     schedule: scheduleSchema.nullable().default(null),
     autoUrba: z.boolean().default(false),
     urbaDryRun: z.boolean().optional(),
     urbaThreshold: urbaThreshold.optional(),
     staleAfterDays: staleAfterDays.optional(),
+  }).superRefine((c, ctx) => {
+    if (c.source === 'policy-report' && c.reportTitlePrefix === undefined)
+      ctx.addIssue({ code: 'custom', path: ['reportTitlePrefix'], message: 'is required when the source is policy-report' });
   });
 }
 
@@ -142,6 +170,9 @@ export function updateConnectorSchema(allowHttp: boolean) {
     password: password.optional(),
     network: network.optional(),
     reportTitlePrefix: reportTitlePrefix.optional(),
+    source: sourceSchema.optional(),
+    /** fields given replace the stored ones; the others are kept */
+    posture: postureSchema.optional(),
     schedule: scheduleSchema.nullable().optional(),
     autoUrba: z.boolean().optional(),
     urbaDryRun: z.boolean().optional(),
@@ -158,6 +189,10 @@ export function testCredentialsSchema(allowHttp: boolean) {
     username: username.optional(),
     password: password.optional(),
     reportTitlePrefix: reportTitlePrefix.optional(),
+    /** posture: also list the policies the user can see and when each was last evaluated */
+    source: sourceSchema.optional(),
+    /** posture: the policy ids to check for (default: the connector's) */
+    policyIds: z.array(z.union([z.string(), z.number().int().nonnegative()]).transform(String)).max(1000).nullable().optional(),
   });
 }
 

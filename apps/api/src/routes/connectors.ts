@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_POSTURE, normalizePosture, type ConnectorSource } from '@qpc/domain';
 import { MongoServerError } from 'mongodb';
 import { checkedAddresses, isQualysError } from '@qpc/qualys-client';
 import { StoreError, type ConnectorDoc } from '@qpc/store/db';
@@ -25,6 +26,8 @@ import { pageQuery } from './common.ts';
 import { deleteConnector } from './connector-cleanup.ts';
 import { connectorStatus } from './connector-status.ts';
 
+const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 export function connectorView(d: ConnectorDoc) {
   return {
     id: d._id,
@@ -34,6 +37,9 @@ export function connectorView(d: ConnectorDoc) {
     hasPassword: d.password !== undefined && d.password !== null,
     network: d.network,
     reportTitlePrefix: d.reportTitlePrefix,
+    source: d.source ?? 'policy-report',
+    /** the posture settings (null: never set; a posture connector without them uses the defaults) */
+    posture: d.posture ?? (d.source === 'posture' ? DEFAULT_POSTURE : null),
     schedule: d.schedule,
     autoUrba: d.autoUrba,
     urbaDryRun: d.urbaDryRun ?? false,
@@ -123,11 +129,13 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     handle: async ({ body }) => {
       const now = new Date();
       const _id = randomUUID();
-      const { password, urbaDryRun, urbaThreshold, staleAfterDays, ...rest } = body;
+      const { password, urbaDryRun, urbaThreshold, staleAfterDays, posture, reportTitlePrefix, ...rest } = body;
       await checkQualysHost(deps, rest.url);
       const doc: ConnectorDoc = {
         _id,
         ...rest,
+        reportTitlePrefix: reportTitlePrefix ?? '',
+        ...(posture !== undefined || rest.source === 'posture' ? { posture: normalizePosture(posture) } : {}),
         nameLower: rest.name.toLowerCase(),
         ...encryptConnectorPassword(deps.secrets, _id, { url: rest.url, username: rest.username }, password),
         ...(urbaDryRun !== undefined ? { urbaDryRun } : {}),
@@ -186,7 +194,10 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     responses: { 404: 'no such connector', 409: 'a connector with this name exists, or its URL changed meanwhile (EDIT_CONFLICT)' },
     handle: async ({ params, body }) => {
       const current = await findConnector(deps, params.id);
-      const { password, urbaThreshold, staleAfterDays, ...rest } = body;
+      const { password, urbaThreshold, staleAfterDays, posture, ...rest } = body;
+      const source = rest.source ?? current.source ?? 'policy-report';
+      if (source === 'policy-report' && !(rest.reportTitlePrefix ?? current.reportTitlePrefix))
+        throw badRequest('VALIDATION_FAILED', 'reportTitlePrefix: is required when the source is policy-report');
       const binding = { url: rest.url ?? current.url, username: rest.username ?? current.username };
       if (password === undefined) requirePasswordFor(current, binding);
       if (rest.url !== undefined) await checkQualysHost(deps, rest.url);
@@ -198,6 +209,8 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       const unset: Record<string, ''> = {};
       for (const [k, v] of Object.entries(rest)) if (v !== undefined) (set as Record<string, unknown>)[k] = v;
       if (rest.name !== undefined) set.nameLower = rest.name.toLowerCase();
+      // posture fields given replace the stored ones (validated by the schema, merged here)
+      if (posture !== undefined || (rest.source === 'posture' && !current.posture)) set.posture = normalizePosture({ ...(current.posture ?? {}), ...stripUndefined(posture ?? {}) });
       if (password !== undefined) Object.assign(set, encryptConnectorPassword(deps.secrets, params.id, binding, password));
       if (urbaThreshold === null) unset.urbaThreshold = '';
       else if (urbaThreshold !== undefined) set.urbaThreshold = urbaThreshold;
@@ -244,7 +257,7 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
     handle: async ({ params, query }) => deleteConnector(deps, await findConnector(deps, params.id), { purge: query.purge }),
   });
 
-  const probe = async (input: { url: string; username: string; password: string; reportTitlePrefix: string }) =>
+  const probe = async (input: { url: string; username: string; password: string; reportTitlePrefix: string; source?: ConnectorSource; policyIds?: string[] | null }) =>
     deps.qualys({ ...input, allowHttp: deps.allowHttp, allowPrivate: deps.allowPrivateQualys });
 
   table.add({
@@ -267,6 +280,8 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
         username,
         password: body.password ?? savedPassword(deps, doc),
         reportTitlePrefix: body.reportTitlePrefix ?? doc.reportTitlePrefix,
+        source: body.source ?? doc.source ?? 'policy-report',
+        policyIds: body.policyIds !== undefined ? body.policyIds : (doc.posture?.policyIds ?? null),
       });
     },
   });
@@ -282,10 +297,12 @@ export function connectorRoutes(table: RouteTable, deps: ServerDeps) {
       username: createSchema.shape.username,
       password: createSchema.shape.password,
       reportTitlePrefix: createSchema.shape.reportTitlePrefix,
+      source: testSchema.shape.source,
+      policyIds: testSchema.shape.policyIds,
     }),
     handle: async ({ body }) => {
       await checkQualysHost(deps, body.url);
-      return probe(body);
+      return probe({ ...body, reportTitlePrefix: body.reportTitlePrefix ?? '' });
     },
   });
 }

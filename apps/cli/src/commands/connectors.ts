@@ -13,11 +13,13 @@ const USAGE = `usage: qpc connectors <command> [options]
   get <name|id>                         one connector as JSON
   create --name N --url U --username U --network N --prefix P --password-stdin
          [--daily HH:MM | --hourly MM | --weekly DAY@HH:MM | --cron "m h dom mon dow"] [--tz ZONE] [--auto-urba]
+         [--source policy-report|posture] [--policy-ids ID,ID,...|all] [--posture-api 2.0|3.0] [--full-every N]
+         (--prefix is needed with the policy-report source, the default; posture: every visible policy unless --policy-ids)
   edit <name|id> [any create option; without --password-stdin the stored password is kept; a new --url or --username needs it]
          [--no-schedule] [--no-auto-urba]
   create/edit: [--stale-after-days N]   days after its newest assessment the connector is stale (default 8; edit: "default" clears it)
   delete <name|id> [--purge]            removes the schedule; data stays unless --purge
-  test <name|id>                        Test Credentials: login, Policy Compliance, matching reports
+  test <name|id>                        Test Credentials: login, Policy Compliance, matching reports (posture: visible policies)
 common: --api <url>  (default http://$QPC_API_HOST:$QPC_API_PORT)  --json`;
 
 export class ApiCallError extends Error {
@@ -79,6 +81,8 @@ export interface ConnectorView {
   username: string;
   network: string;
   reportTitlePrefix: string;
+  source?: 'policy-report' | 'posture';
+  posture?: { policyIds: string[] | null; apiVersion: string; fullEvery: number } | null;
   schedule: { kind: string; enabled: boolean; timezone: string; [k: string]: unknown } | null;
   autoUrba: boolean;
   staleAfterDays?: number | null;
@@ -132,6 +136,10 @@ const options = {
   'no-auto-urba': { type: 'boolean' },
   'stale-after-days': { type: 'string' },
   purge: { type: 'boolean' },
+  source: { type: 'string' },
+  'policy-ids': { type: 'string' },
+  'posture-api': { type: 'string' },
+  'full-every': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -167,6 +175,15 @@ async function fields(v: Values): Promise<Record<string, unknown>> {
   if (v['auto-urba']) body.autoUrba = true;
   if (v['no-auto-urba']) body.autoUrba = false;
   if (v['stale-after-days'] !== undefined) body.staleAfterDays = staleAfterDays(v['stale-after-days']);
+  if (v.source !== undefined) body.source = v.source;
+  const posture: Record<string, unknown> = {};
+  if (v['policy-ids'] !== undefined) posture.policyIds = v['policy-ids'].trim().toLowerCase() === 'all' ? null : v['policy-ids'].split(',').map((x) => x.trim()).filter(Boolean);
+  if (v['posture-api'] !== undefined) posture.apiVersion = v['posture-api'];
+  if (v['full-every'] !== undefined) {
+    if (!/^\d+$/.test(v['full-every'])) throw new UsageError('--full-every takes a whole number');
+    posture.fullEvery = Number(v['full-every']);
+  }
+  if (Object.keys(posture).length) body.posture = posture;
   if (v['password-stdin']) body.password = await readStdin();
   return body;
 }
@@ -187,7 +204,7 @@ function freshnessText(c: ConnectorView): string {
 }
 
 const line = (c: ConnectorView) =>
-  [c.name, c.id, c.url, c.network, c.reportTitlePrefix, c.schedule && c.schedule.enabled ? c.schedule.kind : 'on-demand', c.autoUrba ? 'urba' : '-', freshnessText(c)].join('\t');
+  [c.name, c.id, c.url, c.network, c.source === 'posture' ? `posture:${c.posture?.policyIds?.join(',') ?? 'all'}` : c.reportTitlePrefix, c.schedule && c.schedule.enabled ? c.schedule.kind : 'on-demand', c.autoUrba ? 'urba' : '-', freshnessText(c)].join('\t');
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -254,10 +271,19 @@ export async function run(argv: string[]): Promise<number> {
       }
       case 'test': {
         const c = await findConnector(api, target!);
-        type Probe = { ok: boolean; failedAt?: string; error?: { code: string; message: string }; reports: { id: string; title: string; state: string | null; size: string | null; launchedAt: string | null }[] };
+        type Probe = {
+          ok: boolean;
+          failedAt?: string;
+          error?: { code: string; message: string };
+          reports: { id: string; title: string; state: string | null; size: string | null; launchedAt: string | null }[];
+          policies?: { id: string; title: string; lastEvaluatedAt: string | null; selected: boolean }[];
+        };
         const r = (await api.call<Probe>('POST', `/api/connectors/${encodeURIComponent(c.id)}/test`, {})).body;
         if (v.json) out(r);
-        else if (r.ok) {
+        else if (r.ok && r.policies) {
+          out(`ok: login, Policy Compliance; ${r.policies.length} visible polic${r.policies.length === 1 ? 'y' : 'ies'} (* pulled by this connector)`);
+          for (const p of r.policies) out(`  ${p.selected ? '*' : ' '} ${p.id}\tlast evaluated ${p.lastEvaluatedAt ?? 'never'}\t${p.title}`);
+        } else if (r.ok) {
           out(`ok: login, Policy Compliance; ${r.reports.length} report(s) titled "${c.reportTitlePrefix}..."`);
           for (const rep of r.reports) out(`  ${rep.id}\t${rep.state ?? '?'}\t${rep.size ?? '?'}\t${rep.launchedAt ?? '?'}\t${rep.title}`);
         } else out(`failed at ${r.failedAt}: ${r.error?.code}: ${r.error?.message}`);

@@ -5,18 +5,20 @@ import type { ProbeResult } from '../types.ts';
 import { duration, when } from '../format.ts';
 import { ErrorBox } from './error-box.tsx';
 
-type Step = 'login' | 'policyCompliance' | 'reports';
+type Step = 'login' | 'policyCompliance' | 'reports' | 'policies';
 
 const CHECKS: { step: Step; label: string }[] = [
   { step: 'login', label: 'Login' },
   { step: 'policyCompliance', label: 'Policy Compliance access' },
   { step: 'reports', label: 'Matching reports' },
+  { step: 'policies', label: 'Visible policies' },
 ];
 
 const ADVICE: Record<Step, string> = {
   login: 'Check the URL (your Qualys platform API address), the user name and the password, and that the account may use the API.',
   policyCompliance: 'The account logged in but cannot use Policy Compliance: ask your Qualys administrator to enable the PC module and API access for it.',
   reports: 'Qualys could not list the reports: check the account may read Policy Compliance reports, then try again.',
+  policies: 'Remove the policy ids this account cannot see, or give it access to them in Qualys.',
 };
 
 export interface TestInput {
@@ -24,13 +26,20 @@ export interface TestInput {
   username: string;
   password: string;
   reportTitlePrefix: string;
+  source?: 'policy-report' | 'posture';
+  /** comma-separated; empty: every policy the user can see */
+  policyIds?: string;
 }
 
 export function TestCredentials({ connectorId, input }: { connectorId: string | null; input: TestInput }) {
   const test = useMutation({
     mutationFn: async () => {
       const t0 = performance.now();
-      const body: Partial<TestInput> = { url: input.url, username: input.username, reportTitlePrefix: input.reportTitlePrefix };
+      const posture = input.source === 'posture';
+      const ids = (input.policyIds ?? '').split(/[\s,]+/).filter(Boolean);
+      const body: Record<string, unknown> = posture
+        ? { url: input.url, username: input.username, source: 'posture', policyIds: ids.length ? ids : null }
+        : { url: input.url, username: input.username, reportTitlePrefix: input.reportTitlePrefix };
       // editing: an empty password means "the saved one", which only the server holds
       if (input.password !== '') body.password = input.password;
       const path = connectorId ? `/api/connectors/${encodeURIComponent(connectorId)}/test` : '/api/connectors/test';
@@ -50,7 +59,7 @@ export function TestCredentials({ connectorId, input }: { connectorId: string | 
       {r && (
         <div aria-live="polite" data-testid="test-result">
           <ul className="checks">
-            {CHECKS.map(({ step, label }) => {
+            {CHECKS.filter(({ step }) => step !== 'policies' || r.checks.policies !== undefined).map(({ step, label }) => {
               const state = r.checks[step] ?? 'not-run';
               return (
                 <li key={step} className={`check check-${state}`}>
@@ -73,13 +82,23 @@ export function TestCredentials({ connectorId, input }: { connectorId: string | 
               <p>{ADVICE[r.failedAt]}</p>
             </div>
           )}
-          {r.ok && r.reports.length === 0 && (
+          {r.policies && (
+            <ul className="policies" aria-label="Visible policies">
+              {r.policies.map((p) => (
+                <li key={p.id}>
+                  {p.selected ? '✓ ' : ''}
+                  {p.id} {p.title}: last evaluated {p.lastEvaluatedAt ? when(p.lastEvaluatedAt) : 'never'}
+                </li>
+              ))}
+            </ul>
+          )}
+          {r.ok && !r.policies && r.reports.length === 0 && (
             <div role="status" className="warning">
               <strong>Warning: no matching report.</strong> No Policy Compliance report has a title starting with “{test.data?.prefix}”. Create or
               schedule a Policy Compliance report in Qualys whose title starts with this prefix, then test again.
             </div>
           )}
-          {r.ok && r.reports.length > 0 && <p role="status">Every check passed.</p>}
+          {r.ok && (r.policies !== undefined || r.reports.length > 0) && <p role="status">Every check passed.</p>}
         </div>
       )}
     </section>

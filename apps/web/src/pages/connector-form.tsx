@@ -19,6 +19,9 @@ interface Draft {
   password: string;
   network: string;
   reportTitlePrefix: string;
+  source: 'policy-report' | 'posture';
+  /** comma-separated; empty: every policy the user can see */
+  policyIds: string;
   schedule: ScheduleDraft;
   autoUrba: boolean;
   urbaDryRun: boolean;
@@ -33,6 +36,8 @@ function draftFrom(c: Connector | undefined): Draft {
     password: '',
     network: c?.network ?? 'default',
     reportTitlePrefix: c?.reportTitlePrefix ?? '',
+    source: c?.source ?? 'policy-report',
+    policyIds: c?.posture?.policyIds?.join(', ') ?? '',
     schedule: draftOf(c?.schedule ?? null),
     autoUrba: c?.autoUrba ?? false,
     urbaDryRun: c?.urbaDryRun ?? false,
@@ -89,11 +94,16 @@ function ConnectorForm({ connector }: { connector: Connector | undefined }) {
         url: d.url,
         username: d.username,
         network: d.network,
-        reportTitlePrefix: d.reportTitlePrefix,
+        source: d.source,
         schedule: scheduleOf(d.schedule),
         autoUrba: d.autoUrba,
         urbaDryRun: d.urbaDryRun,
       };
+      if (d.source === 'policy-report' || d.reportTitlePrefix.trim() !== '') body.reportTitlePrefix = d.reportTitlePrefix;
+      if (d.source === 'posture') {
+        const ids = d.policyIds.split(/[\s,]+/).filter(Boolean);
+        body.posture = { policyIds: ids.length ? ids : null };
+      }
       if (d.urbaThreshold.trim() !== '') body.urbaThreshold = Number(d.urbaThreshold);
       else if (connector) body.urbaThreshold = null;
       if (d.password !== '' || !connector) body.password = d.password;
@@ -152,7 +162,18 @@ function ConnectorForm({ connector }: { connector: Connector | undefined }) {
           })}
           {connector?.hasPassword && d.password === '' && <p className="sub">Password unchanged: leave empty to keep the saved one.</p>}
           {field('network', 'Network')}
-          {field('reportTitlePrefix', 'Qualys Report Title Prefix')}
+          <div className="field">
+            <label htmlFor="f-source">Source</label>
+            <select id="f-source" value={d.source} onChange={(e) => set({ source: e.target.value as Draft['source'] })}>
+              <option value="policy-report">Policy Reports (saved reports whose title starts with the prefix)</option>
+              <option value="posture">Compliance Posture API (no report schedule needed)</option>
+            </select>
+            {errs.source && <span className="field-error">Source {errs.source}</span>}
+          </div>
+          {d.source === 'policy-report'
+            ? field('reportTitlePrefix', 'Qualys Report Title Prefix')
+            : field('policyIds', 'Policy IDs (comma-separated; empty: every policy the user can see)', { 'aria-invalid': errs.posture ? true : undefined })}
+          {d.source === 'posture' && errs.posture && <span className="field-error">Policy IDs {errs.posture}</span>}
         </fieldset>
         {canWrite && <TestCredentials connectorId={connector?.id ?? null} input={d} />}
         <ScheduleEditor draft={d.schedule} onChange={(schedule) => set({ schedule })} disabled={!canWrite} />

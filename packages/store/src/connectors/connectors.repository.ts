@@ -3,6 +3,7 @@
  * one place the stored password is decrypted for a Qualys client.
  */
 import { randomUUID } from 'node:crypto';
+import { normalizePosture, type ConnectorSource, type PostureSettings } from '@qpc/domain';
 import type { SecretBox } from '@qpc/secrets';
 import type { Store } from '../db/store.ts';
 import type { ConnectorDoc, ConnectorSchedule } from '../db/documents.ts';
@@ -15,6 +16,8 @@ export interface NewConnector {
   password: string;
   network: string;
   reportTitlePrefix: string;
+  source?: ConnectorSource;
+  posture?: Partial<PostureSettings> | null;
   schedule?: ConnectorSchedule | null;
   autoUrba?: boolean;
   urbaDryRun?: boolean;
@@ -33,6 +36,8 @@ export async function createConnector(store: Store, box: SecretBox, input: NewCo
     ...encryptConnectorPassword(box, _id, { url: input.url, username: input.username }, input.password),
     network: input.network,
     reportTitlePrefix: input.reportTitlePrefix.trim(),
+    ...(input.source ? { source: input.source } : {}),
+    ...(input.source === 'posture' ? { posture: normalizePosture(input.posture) } : {}),
     schedule: input.schedule ?? null,
     autoUrba: input.autoUrba ?? false,
     ...(input.urbaDryRun !== undefined ? { urbaDryRun: input.urbaDryRun } : {}),

@@ -5,7 +5,7 @@
  * Ids are strings (not ObjectIds) so they travel unchanged through job data, URLs and logs.
  * Dates are BSON dates. No key contains a dot (FerretDB refuses them).
  */
-import type { FindingStatus, Schedule, Severity, TestStatus } from '@qpc/domain';
+import type { ConnectorSource, FindingStatus, PostureApiVersion, PostureSettings, PullKind, Schedule, Severity, TestStatus } from '@qpc/domain';
 import type { EncryptedValue } from '@qpc/secrets';
 import type { Binary } from 'mongodb';
 
@@ -50,7 +50,12 @@ export interface ConnectorDoc {
    */
   passwordFor?: { url: string; username: string };
   network: string;
+  /** the report title prefix (source `policy-report`; empty for a posture connector) */
   reportTitlePrefix: string;
+  /** where results are read (absent: `policy-report`, the connectors saved before the setting) */
+  source?: ConnectorSource;
+  /** the posture settings (source `posture`) */
+  posture?: PostureSettings | null;
   schedule: ConnectorSchedule | null;
   autoUrba: boolean;
   /** URBA computes what it would close and records it in the run, but closes nothing */
@@ -181,6 +186,40 @@ export interface RunDoc {
   /** times a failed or partial run was revived by a retried job */
   resumes: number;
   error: RunError | null;
+  /** a posture pull (source `posture`); absent for a report run */
+  posture?: RunPosture | null;
+}
+
+/** One stored page of a posture answer (GridFS, as a report file). */
+export interface PosturePage {
+  id: string;
+  length: number;
+  sha256: string;
+  /** the policy ids the page's request asked for */
+  policyIds: string[];
+  /** id_min of the page's request (null: the first page of its policy group) */
+  idMin: string | null;
+  purgedAt?: Date | null;
+}
+
+/** What a posture run pulls, and how far its download got. */
+export interface RunPosture {
+  kind: PullKind;
+  /** status_changes_since of an incremental pull */
+  since: Date | null;
+  /** why this kind (planPull) */
+  reason: string;
+  apiVersion: PostureApiVersion;
+  /** every policy id asked for; asked in groups of at most 10 (policyGroups: one paged request each; FerretDB stores no nested arrays) */
+  policyIds: string[];
+  /** policy id -> title, from the policy list */
+  titles: Record<string, string>;
+  /** pages stored so far, in order */
+  pages: PosturePage[];
+  /** where the download goes on: group index and id_min; null once every page is stored */
+  next: { group: number; idMin: string | null } | null;
+  /** false when a page failed for good: the pages stored are ingested, the run closes nothing */
+  complete: boolean;
 }
 
 /**

@@ -15,7 +15,12 @@ export class StoreError extends Error {
       | 'REPORT_FILE_MISSING'
       | 'REPORT_FILE_PURGED'
       | 'WRITE_CONFLICT'
-      | 'HOST_MERGE_CONFLICT',
+      | 'HOST_MERGE_CONFLICT'
+      | 'POSTURE_POLICY_NOT_VISIBLE'
+      | 'POSTURE_NO_POLICY'
+      | 'POSTURE_PAGING_UNREADABLE'
+      | 'POSTURE_PAGE_MISSING'
+      | 'POSTURE_PLAN_INVALID',
     message: string,
     readonly retryable: boolean,
     options?: { cause?: unknown },

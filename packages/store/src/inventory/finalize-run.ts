@@ -22,6 +22,7 @@ export async function runCompleteness(run: RunDoc, stats: BatchStats): Promise<R
     findingsWritten: stats.findingsWritten,
     rejected: summary?.rejected ?? 0,
     hostsParsed: summary?.hosts ?? 0,
+    incremental: run.posture?.kind === 'incremental',
   };
 }
 
@@ -137,7 +138,7 @@ export async function applyUrba(
   let candidates = 0;
   let openBefore = 0;
   let ids: string[] = [];
-  if (opts.autoUrba && isComplete(opts.completeness)) ({ ids, openBefore } = await urbaCandidates(store, run));
+  if (opts.autoUrba && isComplete(opts.completeness) && !opts.completeness.incremental) ({ ids, openBefore } = await urbaCandidates(store, run));
   candidates = ids.length;
   if (candidates === 0) openBefore = 0;
   const sample = ids.slice(0, 50);

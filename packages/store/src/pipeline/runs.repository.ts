@@ -14,7 +14,7 @@
  */
 import { ONE_BATCH } from '../db/one-batch.ts';
 import type { Store } from '../db/store.ts';
-import { TERMINAL_RUN_STATES, type RunCounts, type RunDoc, type RunError, type RunState, type RunTrigger, type RunWaiting, type StageTiming } from '../db/documents.ts';
+import { TERMINAL_RUN_STATES, type PosturePage, type RunCounts, type RunPosture, type RunDoc, type RunError, type RunState, type RunTrigger, type RunWaiting, type StageTiming } from '../db/documents.ts';
 import { StoreError } from '../db/errors.ts';
 import { acquireSyncLock, setLockRuns } from './sync-lock.ts';
 
@@ -51,6 +51,8 @@ export interface NewRun {
   report: { id: string; title: string; launchedAt: Date | null } | null;
   skipped?: RunDoc['skipped'];
   state: 'queued' | 'no-new-report';
+  /** a posture pull (no report) */
+  posture?: RunPosture;
 }
 
 /** Insert a run unless it exists (same _id): idempotent for a retried planning job. */
@@ -86,6 +88,7 @@ export async function createRun(store: Store, r: NewRun, now = new Date()): Prom
     review: false,
     resumes: 0,
     error: null,
+    ...(r.posture ? { posture: r.posture } : {}),
   };
   try {
     await store.col.runs.insertOne(doc);
@@ -416,4 +419,36 @@ export async function failParse(store: Store, runId: string, error: Omit<RunErro
 /** Remove every run of a connector (the connector is deleted); returns how many. */
 export async function deleteRunsOfConnector(store: Store, connectorId: string): Promise<number> {
   return (await store.col.runs.deleteMany({ connectorId })).deletedCount;
+}
+
+/**
+ * A posture download's progress: the page just stored and where the next one starts (null: every page
+ * stored). Compare-and-set on the page count, so a page stored twice (a retried job) is recorded once.
+ */
+export async function addPosturePage(store: Store, runId: string, page: PosturePage, next: RunPosture['next'], bytes: number): Promise<void> {
+  const run = await store.col.runs.findOne({ _id: runId }, { projection: { posture: 1 } });
+  const pages = run?.posture?.pages ?? [];
+  if (pages.some((p) => p.id === page.id)) return;
+  await store.col.runs.updateOne(
+    { _id: runId, 'posture.pages': { $size: pages.length } },
+    { $set: { 'posture.pages': [...pages, page], 'posture.next': next, 'counts.bytes': bytes, 'progress.bytesDownloaded': bytes, updatedAt: new Date() } },
+  );
+}
+
+/** A posture download that stopped for good before its last page: what was stored is ingested, nothing is closed. */
+export async function markPostureIncomplete(store: Store, runId: string, error: Omit<RunError, 'at'>, now = new Date()): Promise<void> {
+  await store.col.runs.updateOne(
+    { _id: runId },
+    { $set: { 'posture.complete': false, error: { ...error, message: error.message.slice(0, 2000), at: now }, updatedAt: now } },
+  );
+}
+
+/** The succeeded posture pulls of a connector, newest first (kind, policies, start): planPull's history. */
+export async function succeededPosturePulls(store: Store, connectorId: string, limit = 1000): Promise<{ createdAt: Date; kind: string; policyIds: string[] }[]> {
+  const runs = await store.col.runs
+    .find({ connectorId, state: 'succeeded', posture: { $ne: null } }, { batchSize: ONE_BATCH, projection: { createdAt: 1, 'posture.kind': 1, 'posture.policyIds': 1 } })
+    .sort({ createdAt: -1 })
+    .limit(limit)
+    .toArray();
+  return runs.flatMap((r) => (r.posture ? [{ createdAt: r.createdAt, kind: r.posture.kind, policyIds: r.posture.policyIds }] : []));
 }
