@@ -4,7 +4,7 @@
  * goes on first: a retention sweep that fails retries this job (finalize is idempotent) without
  * holding up the next report; the files of runs in progress are never pruned.
  */
-import { continueSync, DEFAULT_REPORT_RETENTION, endStage, finalizeRun, getRun, isTerminal, pruneReportFiles, reviveRun, type StatementCounts, type Store } from '@qpc/store';
+import { continueSync, DEFAULT_REPORT_RETENTION, endStage, finalizeRun, getRun, isTerminal, pruneReportFiles, reviveRun, type StatementCounts, type StatementTimes, type Store } from '@qpc/store';
 import type { Logger } from '@qpc/worker-kit';
 
 export interface FinalizeDeps {
@@ -16,6 +16,8 @@ export interface FinalizeDeps {
   reportRetention?: number;
   /** statements this process sent to the findings collection so far (logged with each finalized run) */
   statements?: StatementCounts;
+  /** every statement of this process so far, by collection and command, with the server's time for them (a profile) */
+  statementTimes?: StatementTimes;
 }
 
 export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ outcome: 'done'; state: string }> {
@@ -28,7 +30,7 @@ export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ out
   await endStage(deps.store, runId, 'write');
   const run = await finalizeRun(deps.store, runId, { threshold: deps.urbaThreshold });
   await continueSync(deps.store, run.syncId, run.connectorId, deps.enqueueFetch);
-  deps.logger.info({ runId, state: run.state, counts: run.counts, urba: run.urba?.decision, findingStatements: deps.statements }, 'run finalized');
+  deps.logger.info({ runId, state: run.state, counts: run.counts, urba: run.urba?.decision, findingStatements: deps.statements, statementTimes: deps.statementTimes }, 'run finalized');
   if (isTerminal(run.state)) {
     const files = await pruneReportFiles(deps.store, run.connectorId, { keep: deps.reportRetention ?? DEFAULT_REPORT_RETENTION });
     if (files.removed > 0) deps.logger.info({ runId, connectorId: run.connectorId, ...files }, 'report files pruned');

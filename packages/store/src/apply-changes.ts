@@ -16,7 +16,7 @@ import { decodeChanges, type StagedChange } from './staged-changes.ts';
 import { keyedUpdate } from './keyed-update.ts';
 import { rewriteDocs } from './rewrite-docs.ts';
 import { ONE_BATCH } from './one-batch.ts';
-import { REWRITE_CHUNK } from './db-mode.ts';
+import { REWRITE_CHUNK, slotOf } from './db-mode.ts';
 
 /** done batches whose blobs are read at once (memory: their changes, decoded) */
 const BATCHES_PER_READ = 20;
@@ -33,12 +33,16 @@ export async function applyStagedChanges(store: Store, runId: string, opts: { co
   const ids = (await store.col.batches.find({ runId, done: { $ne: null } }, { batchSize: ONE_BATCH, projection: { _id: 1, 'done.changed': 1 } }).toArray())
     .filter((b) => b.done?.changed !== 0)
     .map((b) => b._id);
+  // ferretdb mode: the changes gathered per slot first (db-mode.ts), so each slot costs one read and one
+  // rewrite whatever the number of batches (the changes of a 1M-finding re-sync with 5% changed: ~100 MB)
+  const bySlot = new Map<number | null, StagedChange[]>();
   let chunk: StagedChange[] = [];
   const flush = async () => {
     const toWrite = opts.complete ? chunk : chunk.filter((c) => nextStatus(c.s, c.f.testStatus).change === null);
     out.held += chunk.length - toWrite.length;
     chunk = [];
-    out.docsWritten += store.mode === 'ferretdb' ? await rewriteChunk(store, runId, toWrite, opts) : await updateChunk(store, runId, toWrite, opts);
+    if (store.mode === 'mongodb') out.docsWritten += await updateChunk(store, runId, toWrite, opts);
+    else for (const c of toWrite) bySlot.set(slotOf(c.i), [...(bySlot.get(slotOf(c.i)) ?? []), c]);
   };
   for (let i = 0; i < ids.length; i += BATCHES_PER_READ) {
     const group = await store.col.batches.find({ _id: { $in: ids.slice(i, i + BATCHES_PER_READ) } }, { batchSize: ONE_BATCH, projection: { _id: 1, 'done.changes': 1 } }).toArray();
@@ -48,6 +52,10 @@ export async function applyStagedChanges(store: Store, runId: string, opts: { co
     }
   }
   if (chunk.length > 0) await flush();
+  const network = bySlot.size > 0 ? (await store.col.runs.findOne({ _id: runId }, { projection: { network: 1 } }))?.network : undefined;
+  for (const [slot, changes] of bySlot) {
+    for (let i = 0; i < changes.length; i += REWRITE_CHUNK) out.docsWritten += await rewriteChunk(store, runId, network, slot, changes.slice(i, i + REWRITE_CHUNK), opts);
+  }
   return out;
 }
 
@@ -56,7 +64,8 @@ export function changedDoc(doc: FindingDoc, c: StagedChange, runId: string, now:
   const { status, change } = nextStatus(doc.status, c.f.testStatus);
   if (change !== null && !complete) return null;
   if (change === null && doc.contentHash === c.c) return null;
-  const next: FindingDoc = { ...doc, ...c.f, contentHash: c.c, lastSeen: now, lastSeenRunId: runId, pending: null };
+  const slot = slotOf(doc._id);
+  const next: FindingDoc = { ...doc, ...c.f, ...(slot === null ? {} : { slot }), contentHash: c.c, lastSeen: now, lastSeenRunId: runId, pending: null };
   if (change === null) return next;
   const reason: StatusChange['reason'] = status === 'Closed' ? 'passed' : 'reopened';
   return {
@@ -71,10 +80,22 @@ export function changedDoc(doc: FindingDoc, c: StagedChange, runId: string, now:
   };
 }
 
-async function rewriteChunk(store: Store, runId: string, changes: StagedChange[], opts: { complete: boolean; now: Date }): Promise<number> {
+/** Changes of one slot (null: _ids of another shape): their documents read, rewritten whole. */
+async function rewriteChunk(
+  store: Store,
+  runId: string,
+  network: string | undefined,
+  slot: number | null,
+  changes: StagedChange[],
+  opts: { complete: boolean; now: Date },
+): Promise<number> {
   if (changes.length === 0) return 0;
   const byId = new Map(changes.map((c) => [c.i, c]));
-  const docs = await store.col.findings.find({ _id: { $in: [...byId.keys()] } }, { batchSize: ONE_BATCH }).toArray();
+  const docs = slot === null || network === undefined ? [] : await store.col.findings.find({ network, slot, _id: { $in: [...byId.keys()] } }, { batchSize: ONE_BATCH }).toArray();
+  // documents written before findings had a slot: read by _id
+  const found = new Set(docs.map((d) => d._id));
+  const rest = [...byId.keys()].filter((id) => !found.has(id));
+  if (rest.length > 0) docs.push(...(await store.col.findings.find({ _id: { $in: rest } }, { batchSize: ONE_BATCH }).toArray()));
   const next = docs.map((d) => changedDoc(d, byId.get(d._id)!, runId, opts.now, opts.complete)).filter((d): d is FindingDoc => d !== null);
   return rewriteDocs(store, runId, next, opts.now);
 }

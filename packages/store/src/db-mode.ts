@@ -30,3 +30,20 @@ export const MAX_BULK_SIZE = 50;
 
 /** Documents per rewrite chunk in `ferretdb` mode (insertMany of 1,000 is one statement). */
 export const REWRITE_CHUNK = 1000;
+
+/**
+ * Slots: every finding document carries `slot` (0-7, from the first hex digits of its _id), so the
+ * ferretdb mode can name a set of findings with a filter the server hands to its backend. FerretDB 1.24
+ * passes top-level equalities on strings and 32-bit integers to PostgreSQL (a sequential scan there,
+ * returning only the matches) but evaluates `$in` itself after decoding every document of the collection.
+ * `{network, slot, _id: {$in}}` therefore decodes one 8th of the network instead of all of it: the
+ * changed findings of a re-sync are read, rewritten and URBA-closed slot by slot (README, Recurring syncs,
+ * for the figures). On SQLite FerretDB passes only `_id` down, so there a slot filter costs what `$in` does.
+ */
+export const FINDING_SLOTS = 8;
+
+/** The slot of a finding _id (24 hex chars), or null for an _id of another shape. */
+export function slotOf(id: string): number | null {
+  if (!/^[0-9a-f]{24}$/.test(id)) return null;
+  return parseInt(id.slice(0, 2), 16) % FINDING_SLOTS;
+}

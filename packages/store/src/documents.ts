@@ -277,6 +277,8 @@ export interface FindingDoc {
   lastSeenRunId: string;
   /** hash of the report-derived fields, test status included (content-hash.ts); absent on documents of earlier versions */
   contentHash?: string;
+  /** 0-7 from the _id (db-mode.ts slotOf): the ferretdb mode's statements select findings by it; absent on documents of earlier versions */
+  slot?: number;
   closedAt: Date | null;
   closedReason: 'passed' | 'urba' | null;
   reopenCount: number;

@@ -24,6 +24,7 @@ import { insertNew } from './insert-new.ts';
 import { contentHash, keyHash, packHashes } from './content-hash.ts';
 import { readByKeys, storedFindings, type StoredFinding } from './finding-state.ts';
 import { encodeChanges, type StagedChange } from './staged-changes.ts';
+import { slotOf } from './db-mode.ts';
 
 export interface WriteContext {
   runId: string;
@@ -136,10 +137,12 @@ export async function writeBatch(store: Store, ctx: WriteContext, hosts: HostRec
       continue;
     }
     const { status } = nextStatus(null, f.testStatus);
+    const _id = findingId(network, f.findingKey);
     freshOf.push(f);
     fresh.push({
-      _id: findingId(network, f.findingKey),
+      _id,
       network,
+      slot: slotOf(_id) ?? 0,
       findingKey: f.findingKey,
       ...c,
       lastSeen: now,

@@ -32,6 +32,7 @@ import {
   type RunDoc,
   getRun,
   type Store,
+  slotOf,
 } from '../src/index.ts';
 import { finding, host } from './fixtures.ts';
 
@@ -194,4 +195,24 @@ t.test('the keys a run saw: every finding of its batches, 8 bytes each', async (
   t.equal(seen.length, 39);
   t.ok(second.every((f) => hasHash(seen, keyHash(f.findingKey))), 'each key found');
   t.notOk(hasHash(seen, keyHash(first.find((f) => f.hostKey === hosts[0]!.hostKey && f.controlId === '7')!.findingKey)), 'the dropped one is not');
+});
+
+t.test('ferretdb mode: a re-sync of findings written before they had a slot changes and URBA-closes them like the others', async (t) => {
+  const { store, connectorId } = await setup(t, 'ferretdb');
+  await ingest(store, connectorId, hosts, first);
+  // documents as an earlier version wrote them: no slot field
+  const unset = await store.col.findings.updateMany({}, { $unset: { slot: '' } });
+  t.equal(unset.modifiedCount, 40, 'the 40 findings without a slot');
+  const r2 = await ingest(store, connectorId, hosts, second);
+  t.equal(r2.state, 'succeeded');
+  t.match(r2.counts, { findingsChanged: 15, findingsClosed: 5, findingsReopened: 5, urbaClosed: 1, docsWritten: 16 }, 'the same counts as with slots');
+  t.same(await comparable(store), endState.ferretdb, 'the same findings as a database written with slots');
+  t.equal(await store.col.findings.countDocuments({}), 40, 'no finding twice');
+  t.equal(await store.col.findings.countDocuments({ slot: { $exists: true } }), 15, 'the 15 rewritten ones carry their slot now (the URBA close is an update)');
+});
+
+t.test('slotOf: 0-7 from the first hex digits of a finding _id, null for an _id of another shape', async (t) => {
+  t.equal(slotOf('ff0000000000000000000000'), 7);
+  t.equal(slotOf('4100000000000000000000ab'), 1);
+  t.equal(slotOf('not-an-id'), null);
 });
