@@ -75,28 +75,38 @@ export async function dropPendingChanges(store: Store, runId: string): Promise<v
  * candidates' _ids and how many findings are Open (the threshold's base).
  */
 export async function urbaCandidates(store: Store, run: RunDoc): Promise<{ ids: string[]; openBefore: number; /** candidates written before findings had a slot */ unslotted: Set<string> }> {
+  const ids: string[] = [];
+  const unslotted = new Set<string>();
+  let openBefore = 0;
+  const isCandidate = await urbaRule(store, run);
+  // nothing assessed, nothing to close (and no base to count)
+  if (isCandidate === null) return { ids, openBefore: 0, unslotted };
+  const cursor = store.col.findings.find(
+    { network: run.network, status: 'Open' },
+    { batchSize: 10_000, projection: { _id: 1, findingKey: 1, hostKey: 1, policyId: 1, lastSeenRunId: 1, status: 1, slot: 1 } },
+  );
+  for await (const f of cursor) {
+    openBefore++;
+    if (!isCandidate(f)) continue;
+    ids.push(f._id);
+    if (f.slot === undefined) unslotted.add(f._id);
+  }
+  return { ids, openBefore, unslotted };
+}
+
+/**
+ * The URBA candidate rule of a run: an Open finding on a host x policy the run assessed whose key the run
+ * did not see. Null when the run assessed nothing (nothing to close, no base to count).
+ */
+export async function urbaRule(store: Store, run: RunDoc): Promise<((f: Pick<FindingDoc, 'status' | 'hostKey' | 'policyId' | 'lastSeenRunId' | 'findingKey'>) => boolean) | null> {
   const scopes = new Set(
     (await store.col.assessments.find({ runId: run._id, network: run.network }, { batchSize: ONE_BATCH, projection: { _id: 0, hostKey: 1, policyId: 1 } }).toArray()).map(
       (a) => `${a.hostKey}|${a.policyId}`,
     ),
   );
-  const ids: string[] = [];
-  const unslotted = new Set<string>();
-  let openBefore = 0;
-  // nothing assessed, nothing to close (and no base to count)
-  if (scopes.size === 0) return { ids, openBefore: 0, unslotted };
+  if (scopes.size === 0) return null;
   const seen = await seenByRun(store, run._id);
-  const cursor = store.col.findings.find(
-    { network: run.network, status: 'Open' },
-    { batchSize: 10_000, projection: { _id: 1, findingKey: 1, hostKey: 1, policyId: 1, lastSeenRunId: 1, slot: 1 } },
-  );
-  for await (const f of cursor) {
-    openBefore++;
-    if (!scopes.has(`${f.hostKey}|${f.policyId}`) || f.lastSeenRunId === run._id || hasHash(seen, keyHash(f.findingKey))) continue;
-    ids.push(f._id);
-    if (f.slot === undefined) unslotted.add(f._id);
-  }
-  return { ids, openBefore, unslotted };
+  return (f) => f.status === 'Open' && scopes.has(`${f.hostKey}|${f.policyId}`) && f.lastSeenRunId !== run._id && !hasHash(seen, keyHash(f.findingKey));
 }
 
 /** The hashes of every finding key the run's written batches saw, sorted (content-hash.ts). */
@@ -144,35 +154,40 @@ export interface UrbaOutcome {
   docsWritten: number;
 }
 
-export async function applyUrba(
-  store: Store,
-  run: RunDoc,
-  opts: { autoUrba: boolean; dryRun: boolean; threshold: number; completeness: RunCompleteness; now?: Date },
-): Promise<UrbaOutcome> {
-  const now = opts.now ?? new Date();
-  let candidates = 0;
-  let openBefore = 0;
-  let ids: string[] = [];
-  let unslotted = new Set<string>();
-  if (opts.autoUrba && isComplete(opts.completeness)) ({ ids, openBefore, unslotted } = await urbaCandidates(store, run));
-  candidates = ids.length;
-  if (candidates === 0) openBefore = 0;
-  const sample = ids.slice(0, 50);
-  const decision = decideUrba({ autoUrba: opts.autoUrba, dryRun: opts.dryRun, completeness: opts.completeness, candidates, openBefore, threshold: opts.threshold });
+export interface UrbaOptions {
+  autoUrba: boolean;
+  dryRun: boolean;
+  threshold: number;
+  completeness: RunCompleteness;
+  now?: Date;
+}
+
+export async function applyUrba(store: Store, run: RunDoc, opts: UrbaOptions): Promise<UrbaOutcome> {
+  const found = opts.autoUrba && isComplete(opts.completeness) ? await urbaCandidates(store, run) : { ids: [], openBefore: 0, unslotted: new Set<string>() };
+  const decision = decideRunUrba(opts, found.ids.length, found.openBefore);
   let docsWritten = 0;
-  if (decision.decision === 'apply' && candidates > 0) docsWritten = await closeByUrba(store, run, ids, unslotted, now);
+  if (decision.decision === 'apply' && found.ids.length > 0) docsWritten = await closeByUrba(store, run, found.ids, found.unslotted, opts.now ?? new Date());
+  return { decision, urba: await urbaRecord(store, run, opts, decision, found.ids, found.openBefore), docsWritten };
+}
+
+/** The guard rails' answer for `candidates` of `openBefore` Open findings. */
+export function decideRunUrba(opts: UrbaOptions, candidates: number, openBefore: number): UrbaDecision {
+  return decideUrba({ autoUrba: opts.autoUrba, dryRun: opts.dryRun, completeness: opts.completeness, candidates, openBefore: candidates === 0 ? 0 : openBefore, threshold: opts.threshold });
+}
+
+/** What the run records of URBA, once the closes are written. */
+export async function urbaRecord(store: Store, run: RunDoc, opts: UrbaOptions, decision: UrbaDecision, ids: string[], openBefore: number): Promise<RunUrba> {
   // counted from the documents (a finalize run again after a crash counts what the first one closed)
   const closed = opts.autoUrba ? await store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'urba' }) : 0;
-  const urba: RunUrba = {
+  return {
     decision: decision.decision === 'apply' ? 'applied' : decision.decision,
     reason: decision.reason,
-    candidates,
+    candidates: ids.length,
     closed,
-    openBefore,
+    openBefore: ids.length === 0 ? 0 : openBefore,
     threshold: opts.threshold,
-    sample: decision.decision === 'apply' ? [] : sample,
+    sample: decision.decision === 'apply' ? [] : ids.slice(0, 50),
   };
-  return { decision, urba, docsWritten };
 }
 
 /**

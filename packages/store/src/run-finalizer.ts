@@ -1,11 +1,11 @@
 /** Finalize one run: transitions, URBA, counts, final state, report recorded as ingested. */
 import { isComplete, DEFAULT_URBA_THRESHOLD } from '@qpc/domain';
 import type { Store } from './store.ts';
-import type { RunDoc, RunState } from './documents.ts';
+import type { RunDoc, RunState, RunUrba } from './documents.ts';
 import { advanceRun, endStage, getRun, isTerminal } from './runs.repository.ts';
-import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness } from './finalize-run.ts';
+import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness, type UrbaOptions } from './finalize-run.ts';
 import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
-import { applyStagedChanges } from './apply-changes.ts';
+import { applyBySlot, applyStagedChanges } from './apply-changes.ts';
 import { replayRewrites } from './rewrite-docs.ts';
 import { forgetSnapshot } from './finding-state.ts';
 
@@ -13,6 +13,8 @@ export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
   threshold?: number;
   now?: Date;
+  /** ferretdb mode: changed documents held in memory before the rewrite goes slot by slot (apply-changes.ts) */
+  maxHeldChanges?: number;
 }
 
 export async function finalizeRun(store: Store, runId: string, opts: FinalizeOptions = {}): Promise<RunDoc> {
@@ -29,20 +31,33 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   const complete = isComplete(completeness);
   // a rewrite journal a killed finalize left is applied first (ferretdb mode)
   await replayRewrites(store, runId);
-  // staged changes: content always, status changes only if the run is complete
-  const applied = await applyStagedChanges(store, runId, { complete, now });
-  // status changes parked on the findings by an earlier version (a run in progress across an upgrade); skipped
-  // when the batches parked nothing (each of its updates reads the whole collection on FerretDB)
-  if (complete) {
-    if (stats.parked !== 0) await applyPendingChanges(store, run, now);
-  } else if (stats.parked !== 0) await dropPendingChanges(store, runId);
-  const { urba, docsWritten: urbaWritten } = await applyUrba(store, run, {
+  const urbaOpts: UrbaOptions = {
     autoUrba: connector?.autoUrba ?? false,
     dryRun: connector?.urbaDryRun ?? false,
     threshold: connector?.urbaThreshold ?? opts.threshold ?? DEFAULT_URBA_THRESHOLD,
     completeness,
     now,
-  });
+  };
+  // status changes parked on the findings by an earlier version (a run in progress across an upgrade); skipped
+  // when the batches parked nothing (each of its updates reads the whole collection on FerretDB)
+  const parked = async () => {
+    if (complete) {
+      if (stats.parked !== 0) await applyPendingChanges(store, run, now);
+    } else if (stats.parked !== 0) await dropPendingChanges(store, runId);
+  };
+  // staged changes (content always, status changes only if the run is complete), parked ones, then URBA
+  let applied: { docsWritten: number };
+  let urba: RunUrba;
+  let urbaWritten: number;
+  if (store.mode === 'mongodb') {
+    applied = await applyStagedChanges(store, runId, { complete, now });
+    await parked();
+    ({ urba, docsWritten: urbaWritten } = await applyUrba(store, run, urbaOpts));
+  } else {
+    // the ferretdb mode rewrites the staged changes and the URBA closes together, from one read (apply-changes.ts)
+    await parked();
+    ({ urba, urbaWritten, ...applied } = await applyBySlot(store, run, { complete, now, urba: urbaOpts, maxHeld: opts.maxHeldChanges }));
+  }
   const { stats: _s, ...counts } = await deriveCounts(store, run, { urbaClosed: urba.closed });
   const state: RunState = complete ? 'succeeded' : stats.done > 0 ? 'partial' : 'failed';
   const set: Record<string, unknown> = { urba, review: urba.decision === 'threshold' };
