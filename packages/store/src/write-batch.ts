@@ -247,8 +247,15 @@ async function writeAssessments(store: Store, ctx: WriteContext, now: Date, host
   const docs = [...byId.values()];
   const dup = await insertNew(store.col.assessments, docs);
   if (dup.length === 0) return;
-  // refused as duplicates: stamped by natural key (whatever their _id), and every one must be there
+  // refused as duplicates: stamped by _id (one `$in`: FerretDB 1.24 evaluates an `$or` of natural keys
+  // branch by branch on every assessment of the network, 1.4 s a batch at 1,110 hosts on a loaded machine),
+  // then by natural key those stored under another _id; every one must be there
   const keys = dup.map((i) => docs[i]!);
-  const r = await store.col.assessments.updateMany({ $or: keys.map((a) => ({ network, hostKey: a.hostKey, policyId: a.policyId })) }, { $set: { runId, at: now } });
-  if (r.matchedCount < keys.length) throw new Error(`${keys.length - r.matchedCount} assessment(s) of network ${network} were refused as duplicates but cannot be found`);
+  const set = { $set: { runId, at: now } };
+  const r1 = await store.col.assessments.updateMany({ network, _id: { $in: keys.map((a) => a._id) } }, set);
+  if (r1.matchedCount === keys.length) return;
+  const stamped = new Set((await store.col.assessments.find({ network, _id: { $in: keys.map((a) => a._id) } }, { batchSize: ONE_BATCH, projection: { _id: 1 } }).toArray()).map((a) => a._id));
+  const rest = keys.filter((a) => !stamped.has(a._id));
+  const r = await store.col.assessments.updateMany({ $or: rest.map((a) => ({ network, hostKey: a.hostKey, policyId: a.policyId })) }, set);
+  if (r.matchedCount < rest.length) throw new Error(`${rest.length - r.matchedCount} assessment(s) of network ${network} were refused as duplicates but cannot be found`);
 }
