@@ -30,3 +30,4 @@ export * from './staged-changes.ts';
 export * from './apply-changes.ts';
 export * from './rewrite-docs.ts';
 export * from './statement-count.ts';
+export * from './known-scopes.ts';

@@ -8,6 +8,7 @@ import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
 import { applyBySlot, applyStagedChanges } from './apply-changes.ts';
 import { replayRewrites } from './rewrite-docs.ts';
 import { forgetSnapshot } from './finding-state.ts';
+import { forgetKnownScopes } from './known-scopes.ts';
 
 export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
@@ -104,5 +105,6 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   // complete run of its connector: the URBA preview weighs the last complete report with them
   if (complete) await keepSeenOfLastCompleteRun(store, run.connectorId, runId);
   forgetSnapshot(runId);
+  forgetKnownScopes(runId);
   return done ?? getRun(store, runId);
 }

@@ -25,6 +25,7 @@ import { contentHash, keyHash, packHashes } from './content-hash.ts';
 import { readByKeys, storedFindings, type StoredFinding } from './finding-state.ts';
 import { encodeChanges, type StagedChange } from './staged-changes.ts';
 import { slotOf } from './db-mode.ts';
+import { knownScopes, type KnownHost } from './known-scopes.ts';
 
 export interface WriteContext {
   runId: string;
@@ -210,29 +211,47 @@ async function writeHosts(store: Store, ctx: WriteContext, now: Date, hosts: Hos
     const c = contentOf(h);
     return { ...c, contentHash: contentHash(c), lastSeen: now, lastRunId: runId };
   };
-  const fresh: HostDoc[] = hosts.map((h) => {
+  // ferretdb mode: hosts known to exist are not offered to the insert (known-scopes.ts)
+  const k = store.mode === 'ferretdb' ? await knownScopes(store, runId, network) : null;
+  const existing = new Map<string, KnownHost>();
+  const toInsert: HostRecord[] = [];
+  for (const h of hosts) {
+    const e = k?.hosts.get(h.hostKey);
+    if (e) existing.set(h.hostKey, e);
+    else toInsert.push(h);
+  }
+  const fresh: HostDoc[] = toInsert.map((h) => {
     ids.set(h.hostKey, hostId(network, h.hostKey));
     return { _id: hostId(network, h.hostKey), network, hostKey: h.hostKey, ...fieldsOf(h), sources: [SCANNER], firstSeen: now, firstSeenRunId: runId };
   });
   const dup = await insertNew(store.col.hosts, fresh);
-  if (dup.length === 0) return { ids, changed: 0 };
+  if (k) {
+    const refused = new Set(dup);
+    fresh.forEach((d, i) => refused.has(i) || k.hosts.set(d.hostKey, { _id: d._id, contentHash: d.contentHash, sources: d.sources }));
+  }
+  if (dup.length === 0 && existing.size === 0) return { ids, changed: 0 };
   // a host re-keyed by resolveHostIdentities keeps its first _id: look the ids up by natural key
-  const known = dup.map((i) => hosts[i]!);
-  const docs = await store.col.hosts
-    .find({ network, hostKey: { $in: known.map((h) => h.hostKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, contentHash: 1, sources: 1 } })
-    .toArray();
-  const byKey = new Map(docs.map((d) => [d.hostKey, d]));
+  const known = dup.map((i) => toInsert[i]!);
+  const docs = known.length
+    ? await store.col.hosts.find({ network, hostKey: { $in: known.map((h) => h.hostKey) } }, { batchSize: ONE_BATCH, projection: { _id: 1, hostKey: 1, contentHash: 1, sources: 1 } }).toArray()
+    : [];
+  const byKey = new Map<string, KnownHost>(docs.map((d) => [d.hostKey, d]));
+  for (const [key, e] of existing) byKey.set(key, e);
   const ops: AnyBulkWriteOperation<HostDoc>[] = [];
-  for (const h of known) {
+  const written: [string, KnownHost][] = [];
+  for (const h of [...known, ...hosts.filter((x) => existing.has(x.hostKey))]) {
     const d = byKey.get(h.hostKey);
     if (!d) throw new Error(`host ${h.hostKey} of network ${network} was refused as a duplicate but cannot be found`);
     ids.set(h.hostKey, d._id);
     const fields = fieldsOf(h);
+    written.push([h.hostKey, { _id: d._id, contentHash: fields.contentHash, sources: [...new Set([...(d.sources ?? []), SCANNER])] }]);
     // unchanged: no statement (FerretDB reads the whole collection for each)
     if (d.contentHash === fields.contentHash && d.sources?.includes(SCANNER)) continue;
     ops.push(keyedUpdate<HostDoc>({ _id: d._id }, { $set: fields, $addToSet: { sources: SCANNER } }));
   }
   for (let i = 0; i < ops.length; i += store.bulkSize) await store.col.hosts.bulkWrite(ops.slice(i, i + store.bulkSize), { ordered: false });
+  // known as written once they are (a batch retried after a failed update writes it again)
+  for (const [key, e] of written) k?.hosts.set(key, e);
   return { ids, changed: ops.length };
 }
 
@@ -245,12 +264,16 @@ async function writeAssessments(store: Store, ctx: WriteContext, now: Date, host
     byId.set(_id, { _id, network, hostKey: h.hostKey, policyId: h.policyId, runId, at: now });
   }
   const docs = [...byId.values()];
-  const dup = await insertNew(store.col.assessments, docs);
-  if (dup.length === 0) return;
-  // refused as duplicates: stamped by _id (one `$in`: FerretDB 1.24 evaluates an `$or` of natural keys
+  // ferretdb mode: assessments known to exist are not offered to the insert (known-scopes.ts)
+  const k = store.mode === 'ferretdb' ? await knownScopes(store, runId, network) : null;
+  const toInsert = k ? docs.filter((a) => !k.assessments.has(a._id)) : docs;
+  const dup = await insertNew(store.col.assessments, toInsert);
+  for (const a of toInsert) k?.assessments.add(a._id);
+  const keys = [...(k ? docs.filter((a) => !toInsert.includes(a)) : []), ...dup.map((i) => toInsert[i]!)];
+  if (keys.length === 0) return;
+  // known or refused as duplicates: stamped by _id (one `$in`: FerretDB 1.24 evaluates an `$or` of natural keys
   // branch by branch on every assessment of the network, 1.4 s a batch at 1,110 hosts on a loaded machine),
   // then by natural key those stored under another _id; every one must be there
-  const keys = dup.map((i) => docs[i]!);
   const set = { $set: { runId, at: now } };
   const r1 = await store.col.assessments.updateMany({ network, _id: { $in: keys.map((a) => a._id) } }, set);
   if (r1.matchedCount === keys.length) return;
