@@ -31,6 +31,7 @@ export async function finalize(deps: FinalizeDeps, runId: string): Promise<{ out
   const run = await finalizeRun(deps.store, runId, { threshold: deps.urbaThreshold });
   await continueSync(deps.store, run.syncId, run.connectorId, deps.enqueueFetch);
   deps.logger.info({ runId, state: run.state, counts: run.counts, urba: run.urba?.decision, findingStatements: deps.statements, statementTimes: deps.statementTimes }, 'run finalized');
+  if (run.capacity) deps.logger.warn({ runId, connectorId: run.connectorId, findings: run.capacity.findings, limit: run.capacity.limit }, run.capacity.message);
   if (isTerminal(run.state)) {
     const files = await pruneReportFiles(deps.store, run.connectorId, { keep: deps.reportRetention ?? DEFAULT_REPORT_RETENTION });
     if (files.removed > 0) deps.logger.info({ runId, connectorId: run.connectorId, ...files }, 'report files pruned');

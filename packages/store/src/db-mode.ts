@@ -47,3 +47,23 @@ export function slotOf(id: string): number | null {
   if (!/^[0-9a-f]{24}$/.test(id)) return null;
   return parseInt(id.slice(0, 2), 16) % FINDING_SLOTS;
 }
+
+/**
+ * Findings per connector the embedded default (FerretDB 1.24 on PostgreSQL, 2 cores) was measured to
+ * re-sync within 5 minutes (README, Recurring syncs: `npm run bench -- resync`). A run of a larger report
+ * on FerretDB records a warning (RunDoc.capacity) that the API shows and the write worker logs.
+ */
+export const FERRETDB_CAPACITY_FINDINGS = 100_000;
+
+/** The warning of a run of `findings` findings in `mode`, or null within the measured capacity (or on MongoDB). */
+export function capacityWarning(mode: DbMode, findings: number, limit = FERRETDB_CAPACITY_FINDINGS): { findings: number; limit: number; message: string } | null {
+  if (mode !== 'ferretdb' || findings <= limit) return null;
+  return {
+    findings,
+    limit,
+    message:
+      `this connector's report has ${findings.toLocaleString('en-US')} findings; the embedded database (FerretDB) was measured to sync ` +
+      `${limit.toLocaleString('en-US')} within 5 minutes, and a larger estate syncs slower and slower. Run the connector on MongoDB: ` +
+      '`docker compose up` starts one (README, Operations), or set MONGO_URL to your own.',
+  };
+}

@@ -174,6 +174,16 @@ export interface RunDoc {
   /** times a failed or partial run was revived by a retried job */
   resumes: number;
   error: RunError | null;
+  /** set by finalize when the embedded database (FerretDB) holds more findings than it was measured to sync in time (db-mode.ts) */
+  capacity?: CapacityWarning | null;
+}
+
+export interface CapacityWarning {
+  /** findings of the run's report */
+  findings: number;
+  /** the measured capacity it exceeds */
+  limit: number;
+  message: string;
 }
 
 /** The parse waits for `pending` staged batches to be written (backpressure, QPC_MAX_PENDING_BATCHES) since `since`. */

@@ -9,11 +9,14 @@ import { applyBySlot, applyStagedChanges } from './apply-changes.ts';
 import { replayRewrites } from './rewrite-docs.ts';
 import { forgetSnapshot } from './finding-state.ts';
 import { forgetKnownScopes } from './known-scopes.ts';
+import { capacityWarning } from './db-mode.ts';
 
 export interface FinalizeOptions {
   /** default URBA threshold (config QPC_URBA_THRESHOLD); a connector's own urbaThreshold wins */
   threshold?: number;
   now?: Date;
+  /** findings the embedded database is taken to sync in time (default FERRETDB_CAPACITY_FINDINGS, db-mode.ts) */
+  capacity?: number;
   /** ferretdb mode: changed documents held in memory before the rewrite goes slot by slot (apply-changes.ts) */
   maxHeldChanges?: number;
 }
@@ -65,6 +68,8 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   for (const [k, v] of Object.entries(counts)) set[`counts.${k}`] = v;
   set['counts.docsWritten'] = stats.docsWritten + applied.docsWritten + urbaWritten;
   set['progress.batchesWritten'] = stats.done;
+  // the embedded database beyond what it was measured to sync in time: said on the run (API, log)
+  set.capacity = capacityWarning(store.mode, run.parse?.summary?.findings ?? 0, opts.capacity);
   if (!complete && !run.error) {
     set.error = {
       class: 'RUN_INCOMPLETE',

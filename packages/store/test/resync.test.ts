@@ -49,7 +49,7 @@ async function setup(t: Teardown, mode: DbMode) {
 }
 
 /** One report as a run ingests it, in batches of 7; `complete: false` ends it partial. */
-async function ingest(store: Store, connectorId: string, hosts: HostRecord[], findings: FindingRecord[], opts: { complete?: boolean; finalize?: boolean; maxHeldChanges?: number } = {}): Promise<RunDoc> {
+async function ingest(store: Store, connectorId: string, hosts: HostRecord[], findings: FindingRecord[], opts: { complete?: boolean; finalize?: boolean; maxHeldChanges?: number; capacity?: number } = {}): Promise<RunDoc> {
   const runId = randomUUID();
   await createRun(store, { _id: runId, connectorId, syncId: runId, trigger: 'on-demand', network: 'net', index: 0, report: { id: runId, title: 'QPC x', launchedAt: new Date() }, state: 'queued' });
   await advanceRun(store, runId, ['queued'], 'parsing');
@@ -64,7 +64,7 @@ async function ingest(store: Store, connectorId: string, hosts: HostRecord[], fi
   await store.col.runs.updateOne({ _id: runId }, { $set: { parse: { complete: opts.complete ?? true, batches: seq, summary: { hosts: hosts.length, findings: findings.length, rejected: 0 } } } });
   await advanceRun(store, runId, ['parsing'], 'writing');
   if (opts.finalize === false) return getRun(store, runId);
-  const run = await finalizeRun(store, runId, { maxHeldChanges: opts.maxHeldChanges });
+  const run = await finalizeRun(store, runId, { maxHeldChanges: opts.maxHeldChanges, capacity: opts.capacity });
   forgetSnapshot(runId);
   return run;
 }
@@ -220,4 +220,20 @@ t.test('slotOf: 0-7 from the first hex digits of a finding _id, null for an _id 
   t.equal(slotOf('ff0000000000000000000000'), 7);
   t.equal(slotOf('4100000000000000000000ab'), 1);
   t.equal(slotOf('not-an-id'), null);
+});
+
+t.test('a run on FerretDB beyond the measured capacity records a warning naming MongoDB and docker compose; on MongoDB none', async (t) => {
+  for (const mode of ['ferretdb', 'mongodb'] as const) {
+    const { store, connectorId } = await setup(t, mode);
+    const within = await ingest(store, connectorId, hosts, first, { capacity: 40 });
+    t.equal(within.capacity ?? null, null, `${mode}: 40 findings within a capacity of 40: no warning`);
+    const beyond = await ingest(store, connectorId, hosts, second, { capacity: 30 });
+    if (mode === 'mongodb') {
+      t.equal(beyond.capacity ?? null, null, 'mongodb: no warning whatever the size');
+      continue;
+    }
+    t.match(beyond.capacity, { findings: 39, limit: 30 }, 'ferretdb: 39 findings beyond 30');
+    t.match(beyond.capacity?.message, /39 findings.*MongoDB.*docker compose up/s, 'the message names MongoDB and docker compose up');
+    t.equal(beyond.state, 'succeeded', 'the run itself succeeds');
+  }
 });
