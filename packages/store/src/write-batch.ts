@@ -265,18 +265,26 @@ async function writeAssessments(store: Store, ctx: WriteContext, now: Date, host
   }
   const docs = [...byId.values()];
   // ferretdb mode: assessments known to exist are not offered to the insert (known-scopes.ts)
+  // (and those this run wrote already in this process are left as they are: a host's records span two batches)
   const k = store.mode === 'ferretdb' ? await knownScopes(store, runId, network) : null;
   const toInsert = k ? docs.filter((a) => !k.assessments.has(a._id)) : docs;
   const dup = await insertNew(store.col.assessments, toInsert);
-  for (const a of toInsert) k?.assessments.add(a._id);
-  const keys = [...(k ? docs.filter((a) => !toInsert.includes(a)) : []), ...dup.map((i) => toInsert[i]!)];
+  const refused = new Set(dup);
+  toInsert.forEach((a, i) => {
+    k?.assessments.add(a._id);
+    if (!refused.has(i)) k?.stamped.add(a._id);
+  });
+  const keys = [...(k ? docs.filter((a) => !toInsert.includes(a) && !k.stamped.has(a._id)) : []), ...dup.map((i) => toInsert[i]!)];
   if (keys.length === 0) return;
   // known or refused as duplicates: stamped by _id (one `$in`: FerretDB 1.24 evaluates an `$or` of natural keys
   // branch by branch on every assessment of the network, 1.4 s a batch at 1,110 hosts on a loaded machine),
   // then by natural key those stored under another _id; every one must be there
   const set = { $set: { runId, at: now } };
   const r1 = await store.col.assessments.updateMany({ network, _id: { $in: keys.map((a) => a._id) } }, set);
-  if (r1.matchedCount === keys.length) return;
+  if (r1.matchedCount === keys.length) {
+    for (const a of keys) k?.stamped.add(a._id);
+    return;
+  }
   const stamped = new Set((await store.col.assessments.find({ network, _id: { $in: keys.map((a) => a._id) } }, { batchSize: ONE_BATCH, projection: { _id: 1 } }).toArray()).map((a) => a._id));
   const rest = keys.filter((a) => !stamped.has(a._id));
   const r = await store.col.assessments.updateMany({ $or: rest.map((a) => ({ network, hostKey: a.hostKey, policyId: a.policyId })) }, set);
