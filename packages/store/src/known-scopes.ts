@@ -20,8 +20,7 @@ export interface KnownScopes {
   hosts: Map<string, KnownHost>;
   /** assessment _ids */
   assessments: Set<string>;
-  /** assessment _ids this run has inserted or stamped already (in this process): not stamped again */
-  stamped: Set<string>;
+
 }
 
 const known = new Map<string, Promise<KnownScopes>>();
@@ -43,7 +42,7 @@ export function forgetKnownScopes(runId: string): void {
 }
 
 async function load(store: Store, network: string): Promise<KnownScopes> {
-  const out: KnownScopes = { hosts: new Map(), assessments: new Set(), stamped: new Set() };
+  const out: KnownScopes = { hosts: new Map(), assessments: new Set() };
   for await (const h of store.col.hosts.find({ network }, { batchSize: 10_000, projection: { _id: 1, hostKey: 1, contentHash: 1, sources: 1 } })) {
     out.hosts.set(h.hostKey, { _id: h._id, contentHash: h.contentHash, sources: h.sources });
   }

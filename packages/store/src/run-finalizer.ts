@@ -4,7 +4,7 @@ import type { Store } from './store.ts';
 import type { RunDoc, RunState, RunUrba } from './documents.ts';
 import { advanceRun, endStage, getRun, isTerminal } from './runs.repository.ts';
 import { applyPendingChanges, applyUrba, deriveCounts, dropPendingChanges, runCompleteness, type UrbaOptions } from './finalize-run.ts';
-import { batchStats, keepSeenOfLastCompleteRun } from './batches.repository.ts';
+import { batchStats, keepSeenOfLastCompleteRun, stampAssessments } from './batches.repository.ts';
 import { applyBySlot, applyStagedChanges } from './apply-changes.ts';
 import { replayRewrites } from './rewrite-docs.ts';
 import { forgetSnapshot } from './finding-state.ts';
@@ -35,6 +35,8 @@ export async function finalizeRun(store: Store, runId: string, opts: FinalizeOpt
   const complete = isComplete(completeness);
   // a rewrite journal a killed finalize left is applied first (ferretdb mode)
   await replayRewrites(store, runId);
+  // ferretdb mode: the host x policy assessments the batches met, stamped with the run (URBA's scope) at once
+  if (store.mode === 'ferretdb') await stampAssessments(store, runId, run.network, now);
   const urbaOpts: UrbaOptions = {
     autoUrba: connector?.autoUrba ?? false,
     dryRun: connector?.urbaDryRun ?? false,
