@@ -6,9 +6,11 @@
  *   keyed updates (index lookups on MongoDB) in bulks of QPC_DB_BULK_SIZE.
  * - `ferretdb`: FerretDB 1.24 uses no index for any filter, so every statement reads the whole
  *   collection (updateOne by key: 0.4/s at 50,000 findings; updateMany of 500 ids: over 90 s, it writes
- *   the matched documents one by one). The current state comes from one streaming read per run and
- *   worker, and changed documents are rewritten as journaled deleteMany + insertMany of whole documents
- *   in chunks of 1,000 (README, Recurring syncs, for the figures).
+ *   the matched documents one by one). The current state of findings, hosts and assessments comes from
+ *   one streaming read per run and worker (finding-state.ts, known-scopes.ts); finalize reads the changed
+ *   and the URBA-closed documents with one streaming read and rewrites them as journaled deleteMany +
+ *   insertMany of whole documents, deleting by slot (below; apply-changes.ts, rewrite-docs.ts); the
+ *   assessments a run met are stamped once, at finalize. README, Recurring syncs, for the figures.
  */
 import type { Db } from 'mongodb';
 
