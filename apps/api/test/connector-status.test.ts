@@ -86,7 +86,7 @@ t.test('connector list and detail: next runs, schedule text, last run, data age'
   t.same([a.name, b.name, c.name], ['a-daily', 'b-manual', 'c-off']);
   t.same(a.nextRuns, expectedDaily(17 * HOUR, 3));
   t.equal(a.scheduleText, 'daily at 02:00 (Asia/Tokyo)');
-  t.same(a.lastRun, { id: 'r-new', state: 'failed', startedAt: new Date(now - DAY).toISOString(), endedAt: null, counts: { findingsCreated: (now - DAY) % 7 } }, 'the newest run');
+  t.same(a.lastRun, { id: 'r-new', state: 'failed', startedAt: new Date(now - DAY).toISOString(), endedAt: null, counts: { findingsCreated: (now - DAY) % 7 }, capacityWarning: null }, 'the newest run');
   t.equal(a.dataAsOf, new Date(now - 2 * DAY - 3600_000).toISOString(), 'the newest assessment of the complete runs');
   t.ok(Math.abs(a.dataAge - (2 * DAY + 3600_000) / 1000) < 60, `${a.dataAge} s old`);
   t.same([a.stale, a.staleReason, a.staleAfterDays], [false, null, null], 'fresh under the default 8 days');

@@ -1,5 +1,5 @@
 /** worker-upsert: writes staged batches (upsert queue) and finalizes runs (finalize queue). */
-import { countStatements } from '@qpc/store/db';
+import { countStatements, timeStatements } from '@qpc/store/db';
 import { runWorker, startWorkerApp } from '@qpc/worker-kit';
 import { finalizeFinalFailure, finalizeHandler, upsertFinalFailure, upsertHandler } from './processors.ts';
 
@@ -10,7 +10,8 @@ await startWorkerApp({
   workers: ({ config, logger, store, mongo, enqueuer, common }) => {
     const { finalize: enqueueFinalize, fetch: enqueueFetch } = enqueuer;
     const statements = countStatements(mongo);
-    const finalizeOpts = { store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION, statements };
+    const statementTimes = timeStatements(mongo);
+    const finalizeOpts = { store, enqueueFetch, logger, urbaThreshold: config.QPC_URBA_THRESHOLD, reportRetention: config.QPC_REPORT_RETENTION, statements, statementTimes };
     return {
       'upsert-worker': runWorker({
         ...common,

@@ -33,8 +33,8 @@ export async function upsertBatch(deps: UpsertDeps, runId: string, seq: number):
   await resolveHostIdentities(store, { runId, network: run.network }, batch.hosts);
   const r = await writeBatch(store, { runId, network: run.network }, batch.hosts, batch.findings);
   // the done mark also keeps what finalize needs: the changed findings and the keys the batch saw
-  const { hosts, findings, pending, created, createdBefore, unchanged, changed, docsWritten, hostsChanged, seen, changes } = r;
-  await markBatchDone(store, runId, seq, { hosts, findings, pending, created, createdBefore, unchanged, changed, docsWritten, hostsChanged, seen, changes });
+  const { hosts, findings, pending, created, createdBefore, unchanged, changed, docsWritten, hostsChanged, seen, changes, assessed } = r;
+  await markBatchDone(store, runId, seq, { hosts, findings, pending, created, createdBefore, unchanged, changed, docsWritten, hostsChanged, seen, changes, assessed });
   // hand off: the last batch of a parsed run enqueues finalize.
   // No write to the run document here (progress.batchesWritten is set by finalize; the batches' done marks
   // are the live figure): upsert jobs run while the parse worker moves the run on, and FerretDB applies an

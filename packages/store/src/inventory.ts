@@ -10,3 +10,4 @@ export * from './inventory/insert-new.ts';
 export * from './inventory/keyed-update.ts';
 export * from './inventory/finalize-run.ts';
 export * from './inventory/carry-fields.ts';
+export * from './inventory/known-scopes.ts';

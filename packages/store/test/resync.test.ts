@@ -10,7 +10,7 @@ import { Binary, BSON, type CommandStartedEvent } from 'mongodb';
 import { testMongo, type Teardown } from '@qpc/testing';
 import { createSecretBox } from '@qpc/secrets';
 import type { FindingRecord, HostRecord } from '@qpc/pc-report';
-import { createStore, ensureIndexes, detectDbMode, type DbMode, type FindingDoc, type RunDoc, type Store } from '../src/db.ts';
+import { createStore, ensureIndexes, detectDbMode, slotOf, type DbMode, type FindingDoc, type RunDoc, type Store } from '../src/db.ts';
 import { createConnector } from '../src/connectors.ts';
 import { advanceRun, createRun, finalizeRun, markBatchDone, stageBatch, getRun } from '../src/pipeline.ts';
 import { changedDoc, forgetSnapshot, seenByRun, writeBatch, keyHash, hasHash, decodeChanges } from '../src/inventory.ts';
@@ -29,7 +29,7 @@ async function setup(t: Teardown, mode: DbMode) {
 }
 
 /** One report as a run ingests it, in batches of 7; `complete: false` ends it partial. */
-async function ingest(store: Store, connectorId: string, hosts: HostRecord[], findings: FindingRecord[], opts: { complete?: boolean; finalize?: boolean } = {}): Promise<RunDoc> {
+async function ingest(store: Store, connectorId: string, hosts: HostRecord[], findings: FindingRecord[], opts: { complete?: boolean; finalize?: boolean; maxHeldChanges?: number; capacity?: number } = {}): Promise<RunDoc> {
   const runId = randomUUID();
   await createRun(store, { _id: runId, connectorId, syncId: runId, trigger: 'on-demand', network: 'net', index: 0, report: { id: runId, title: 'QPC x', launchedAt: new Date() }, state: 'queued' });
   await advanceRun(store, runId, ['queued'], 'parsing');
@@ -44,7 +44,7 @@ async function ingest(store: Store, connectorId: string, hosts: HostRecord[], fi
   await store.col.runs.updateOne({ _id: runId }, { $set: { parse: { complete: opts.complete ?? true, batches: seq, summary: { hosts: hosts.length, findings: findings.length, rejected: 0 } } } });
   await advanceRun(store, runId, ['parsing'], 'writing');
   if (opts.finalize === false) return getRun(store, runId);
-  const run = await finalizeRun(store, runId);
+  const run = await finalizeRun(store, runId, { maxHeldChanges: opts.maxHeldChanges, capacity: opts.capacity });
   forgetSnapshot(runId);
   return run;
 }
@@ -175,4 +175,45 @@ t.test('the keys a run saw: every finding of its batches, 8 bytes each', async (
   t.equal(seen.length, 39);
   t.ok(second.every((f) => hasHash(seen, keyHash(f.findingKey))), 'each key found');
   t.notOk(hasHash(seen, keyHash(first.find((f) => f.hostKey === hosts[0]!.hostKey && f.controlId === '7')!.findingKey)), 'the dropped one is not');
+});
+
+for (const maxHeldChanges of [undefined, 4]) {
+  const how = maxHeldChanges ? ', read and rewritten slot by slot (more changes than it holds)' : '';
+  t.test(`ferretdb mode: a re-sync of findings written before they had a slot changes and URBA-closes them like the others${how}`, async (t) => {
+    const { store, connectorId } = await setup(t, 'ferretdb');
+    await ingest(store, connectorId, hosts, first);
+    // documents as an earlier version wrote them (no slot field): half of them
+    const old = (await store.col.findings.find({}, { projection: { _id: 1 } }).sort({ findingKey: 1 }).toArray()).filter((_, i) => i % 2 === 0);
+    const unset = await store.col.findings.updateMany({ _id: { $in: old.map((d) => d._id) } }, { $unset: { slot: '' } });
+    t.equal(unset.modifiedCount, 20, '20 of the 40 findings without a slot');
+    const r2 = await ingest(store, connectorId, hosts, second, { maxHeldChanges });
+    t.equal(r2.state, 'succeeded');
+    t.match(r2.counts, { findingsChanged: 15, findingsClosed: 5, findingsReopened: 5, urbaClosed: 1, docsWritten: 16 }, 'the same counts as with slots');
+    t.same(await comparable(store), endState.ferretdb, 'the same findings as a database written with slots');
+    t.equal(await store.col.findings.countDocuments({}), 40, 'no finding twice');
+    const slotted = await store.col.findings.find({ slot: { $exists: true } }, { projection: { _id: 1, slot: 1 } }).toArray();
+    t.ok(slotted.every((d) => d.slot === slotOf(d._id)), 'every slot is the one of its _id');
+  });
+}
+
+t.test('slotOf: 0-7 from the first hex digits of a finding _id, null for an _id of another shape', async (t) => {
+  t.equal(slotOf('ff0000000000000000000000'), 7);
+  t.equal(slotOf('4100000000000000000000ab'), 1);
+  t.equal(slotOf('not-an-id'), null);
+});
+
+t.test('a run on FerretDB beyond the measured capacity records a warning naming MongoDB and docker compose; on MongoDB none', async (t) => {
+  for (const mode of ['ferretdb', 'mongodb'] as const) {
+    const { store, connectorId } = await setup(t, mode);
+    const within = await ingest(store, connectorId, hosts, first, { capacity: 40 });
+    t.equal(within.capacity ?? null, null, `${mode}: 40 findings within a capacity of 40: no warning`);
+    const beyond = await ingest(store, connectorId, hosts, second, { capacity: 30 });
+    if (mode === 'mongodb') {
+      t.equal(beyond.capacity ?? null, null, 'mongodb: no warning whatever the size');
+      continue;
+    }
+    t.match(beyond.capacity, { findings: 39, limit: 30 }, 'ferretdb: 39 findings beyond 30');
+    t.match(beyond.capacity?.message, /39 findings.*MongoDB.*docker compose up/s, 'the message names MongoDB and docker compose up');
+    t.equal(beyond.state, 'succeeded', 'the run itself succeeds');
+  }
 });

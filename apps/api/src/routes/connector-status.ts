@@ -17,7 +17,7 @@ export async function connectorStatus(deps: ServerDeps, d: ConnectorDoc, now = n
   return {
     nextRuns: connectorNextRuns(d.schedule, now),
     scheduleText: scheduleText(d.schedule),
-    lastRun: last ? { id: last._id, state: last.state, startedAt: last.createdAt, endedAt: last.endedAt ?? null, counts: last.counts ?? null } : null,
+    lastRun: last ? { id: last._id, state: last.state, startedAt: last.createdAt, endedAt: last.endedAt ?? null, counts: last.counts ?? null, capacityWarning: last.capacity ?? null } : null,
     ...freshnessView(fresh),
   };
 }

@@ -44,5 +44,7 @@ export function runView(d: RunDoc) {
     urba: d.urba,
     review: d.review,
     error: d.error,
+    // the embedded database holds more than it was measured to sync in time: the way out named (db-mode.ts)
+    capacityWarning: d.capacity ?? null,
   };
 }

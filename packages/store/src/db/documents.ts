@@ -188,6 +188,16 @@ export interface RunDoc {
   error: RunError | null;
   /** a posture pull (source `posture`); absent for a report run */
   posture?: RunPosture | null;
+  /** set by finalize when the embedded database (FerretDB) holds more findings than it was measured to sync in time (db-mode.ts) */
+  capacity?: CapacityWarning | null;
+}
+
+export interface CapacityWarning {
+  /** findings of the run's report */
+  findings: number;
+  /** the measured capacity it exceeds */
+  limit: number;
+  message: string;
 }
 
 /** One stored page of a posture answer (GridFS, as a report file). */
@@ -338,6 +348,8 @@ export interface FindingDoc {
   lastSeenRunId: string;
   /** hash of the report-derived fields, test status included (content-hash.ts); absent on documents of earlier versions */
   contentHash?: string;
+  /** 0-7 from the _id (db-mode.ts slotOf): the ferretdb mode's statements select findings by it; absent on documents of earlier versions */
+  slot?: number;
   closedAt: Date | null;
   closedReason: 'passed' | 'urba' | null;
   reopenCount: number;

@@ -14,7 +14,7 @@ import {
   type RewriteDoc,
 } from './documents.ts';
 import type { BatchDoc } from '../pipeline/batch-doc.ts';
-import { ensureIndexes } from './indexes.ts';
+import { dropUnusedIndexes, ensureIndexes, indexesFor } from './indexes.ts';
 import { DEFAULT_BULK_SIZE, detectDbMode, MAX_BULK_SIZE, type DbMode } from './db-mode.ts';
 
 export interface Collections {
@@ -76,6 +76,9 @@ export async function connectStore(
   await client.connect();
   const mode = opts.mode ?? (await detectDbMode(client.db()));
   const store = createStore(client.db(), { mode, bulkSize: opts.bulkSize });
-  if (opts.ensureIndexes !== false) await ensureIndexes(store.db);
+  if (opts.ensureIndexes !== false) {
+    await ensureIndexes(store.db, indexesFor(mode));
+    await dropUnusedIndexes(store.db, mode);
+  }
   return { client, store };
 }

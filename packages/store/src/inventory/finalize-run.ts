@@ -11,7 +11,7 @@ import type { FindingDoc, RunDoc, RunUrba, StatusChange } from '../db/documents.
 import { batchStats, type BatchStats } from '../pipeline/batches.repository.ts';
 import { ONE_BATCH } from '../db/one-batch.ts';
 import { hasHash, keyHash, sortedHashes } from './content-hash.ts';
-import { REWRITE_CHUNK } from '../db/db-mode.ts';
+import { REWRITE_CHUNK, slotOf } from '../db/db-mode.ts';
 
 export async function runCompleteness(run: RunDoc, stats: BatchStats): Promise<RunCompleteness> {
   const summary = run.parse?.summary ?? null;
@@ -75,27 +75,39 @@ export async function dropPendingChanges(store: Store, runId: string): Promise<v
  * the whole collection anyway, and the key list of a large run does not fit a filter. Returns the
  * candidates' _ids and how many findings are Open (the threshold's base).
  */
-export async function urbaCandidates(store: Store, run: RunDoc): Promise<{ ids: string[]; openBefore: number }> {
+export async function urbaCandidates(store: Store, run: RunDoc): Promise<{ ids: string[]; openBefore: number; /** candidates written before findings had a slot */ unslotted: Set<string> }> {
+  const ids: string[] = [];
+  const unslotted = new Set<string>();
+  let openBefore = 0;
+  const isCandidate = await urbaRule(store, run);
+  // nothing assessed, nothing to close (and no base to count)
+  if (isCandidate === null) return { ids, openBefore: 0, unslotted };
+  const cursor = store.col.findings.find(
+    { network: run.network, status: 'Open' },
+    { batchSize: 10_000, projection: { _id: 1, findingKey: 1, hostKey: 1, policyId: 1, lastSeenRunId: 1, status: 1, slot: 1 } },
+  );
+  for await (const f of cursor) {
+    openBefore++;
+    if (!isCandidate(f)) continue;
+    ids.push(f._id);
+    if (f.slot === undefined) unslotted.add(f._id);
+  }
+  return { ids, openBefore, unslotted };
+}
+
+/**
+ * The URBA candidate rule of a run: an Open finding on a host x policy the run assessed whose key the run
+ * did not see. Null when the run assessed nothing (nothing to close, no base to count).
+ */
+export async function urbaRule(store: Store, run: RunDoc): Promise<((f: Pick<FindingDoc, 'status' | 'hostKey' | 'policyId' | 'lastSeenRunId' | 'findingKey'>) => boolean) | null> {
   const scopes = new Set(
     (await store.col.assessments.find({ runId: run._id, network: run.network }, { batchSize: ONE_BATCH, projection: { _id: 0, hostKey: 1, policyId: 1 } }).toArray()).map(
       (a) => `${a.hostKey}|${a.policyId}`,
     ),
   );
-  const ids: string[] = [];
-  let openBefore = 0;
-  // nothing assessed, nothing to close (and no base to count)
-  if (scopes.size === 0) return { ids, openBefore: 0 };
+  if (scopes.size === 0) return null;
   const seen = await seenByRun(store, run._id);
-  const cursor = store.col.findings.find(
-    { network: run.network, status: 'Open' },
-    { batchSize: 10_000, projection: { _id: 1, findingKey: 1, hostKey: 1, policyId: 1, lastSeenRunId: 1 } },
-  );
-  for await (const f of cursor) {
-    openBefore++;
-    if (!scopes.has(`${f.hostKey}|${f.policyId}`) || f.lastSeenRunId === run._id || hasHash(seen, keyHash(f.findingKey))) continue;
-    ids.push(f._id);
-  }
-  return { ids, openBefore };
+  return (f) => f.status === 'Open' && scopes.has(`${f.hostKey}|${f.policyId}`) && f.lastSeenRunId !== run._id && !hasHash(seen, keyHash(f.findingKey));
 }
 
 /** The hashes of every finding key the run's written batches saw, sorted (content-hash.ts). */
@@ -107,18 +119,32 @@ export async function seenByRun(store: Store, runId: string): Promise<BigUint64A
 /**
  * Close `ids` as URBA (those still Open: the compare-and-set that makes a retried finalize close nothing
  * twice). One $set for all, so one multi update per chunk of ids: keyed statements in bulks of bulkSize
- * on MongoDB; on FerretDB 1.24 chunks of 1,000 (a multi update writes its matched documents one by one,
- * which a whole-document rewrite's deleteMany does too, so a rewrite would only add its read and inserts).
+ * on MongoDB. On FerretDB 1.24 one multi update per slot (db-mode.ts): `{network, slot}` goes down to
+ * PostgreSQL and `$in` is checked on that slot's documents only (the update then writes the matched
+ * documents one by one, by _id); findings written before they had a slot, in chunks of 1,000 by _id.
  */
-async function closeByUrba(store: Store, runId: string, ids: string[], now: Date): Promise<number> {
+async function closeByUrba(store: Store, run: RunDoc, ids: string[], unslotted: Set<string>, now: Date): Promise<number> {
+  const runId = run._id;
   const entry: StatusChange = { at: now, runId, from: 'Open', to: 'Closed', reason: 'urba' };
-  const set = { status: 'Closed' as const, closedAt: now, closedReason: 'urba' as const, statusRunId: runId, statusReason: 'urba' as const };
-  const chunk = store.mode === 'mongodb' ? store.bulkSize : REWRITE_CHUNK;
+  const update = { $set: { status: 'Closed' as const, closedAt: now, closedReason: 'urba' as const, statusRunId: runId, statusReason: 'urba' as const }, $push: { history: entry } };
   let written = 0;
-  for (let i = 0; i < ids.length; i += chunk) {
-    const r = await store.col.findings.updateMany({ _id: { $in: ids.slice(i, i + chunk) }, status: 'Open' }, { $set: set, $push: { history: entry } });
-    written += r.modifiedCount;
+  if (store.mode === 'mongodb') {
+    for (let i = 0; i < ids.length; i += store.bulkSize) written += (await store.col.findings.updateMany({ _id: { $in: ids.slice(i, i + store.bulkSize) }, status: 'Open' }, update)).modifiedCount;
+    return written;
   }
+  const bySlot = new Map<number, string[]>();
+  const plain: string[] = [];
+  for (const id of ids) {
+    const slot = slotOf(id);
+    if (slot === null || unslotted.has(id)) plain.push(id);
+    else bySlot.set(slot, [...(bySlot.get(slot) ?? []), id]);
+  }
+  for (const [slot, list] of bySlot) {
+    for (let i = 0; i < list.length; i += REWRITE_CHUNK) {
+      written += (await store.col.findings.updateMany({ network: run.network, slot, _id: { $in: list.slice(i, i + REWRITE_CHUNK) }, status: 'Open' }, update)).modifiedCount;
+    }
+  }
+  for (let i = 0; i < plain.length; i += REWRITE_CHUNK) written += (await store.col.findings.updateMany({ _id: { $in: plain.slice(i, i + REWRITE_CHUNK) }, status: 'Open' }, update)).modifiedCount;
   return written;
 }
 
@@ -129,34 +155,41 @@ export interface UrbaOutcome {
   docsWritten: number;
 }
 
-export async function applyUrba(
-  store: Store,
-  run: RunDoc,
-  opts: { autoUrba: boolean; dryRun: boolean; threshold: number; completeness: RunCompleteness; now?: Date },
-): Promise<UrbaOutcome> {
-  const now = opts.now ?? new Date();
-  let candidates = 0;
-  let openBefore = 0;
-  let ids: string[] = [];
-  if (opts.autoUrba && isComplete(opts.completeness) && !opts.completeness.incremental) ({ ids, openBefore } = await urbaCandidates(store, run));
-  candidates = ids.length;
-  if (candidates === 0) openBefore = 0;
-  const sample = ids.slice(0, 50);
-  const decision = decideUrba({ autoUrba: opts.autoUrba, dryRun: opts.dryRun, completeness: opts.completeness, candidates, openBefore, threshold: opts.threshold });
+export interface UrbaOptions {
+  autoUrba: boolean;
+  dryRun: boolean;
+  threshold: number;
+  completeness: RunCompleteness;
+  now?: Date;
+}
+
+export async function applyUrba(store: Store, run: RunDoc, opts: UrbaOptions): Promise<UrbaOutcome> {
+  // an incremental posture pull names only what changed: it never closes by absence
+  const found = opts.autoUrba && isComplete(opts.completeness) && !opts.completeness.incremental ? await urbaCandidates(store, run) : { ids: [], openBefore: 0, unslotted: new Set<string>() };
+  const decision = decideRunUrba(opts, found.ids.length, found.openBefore);
   let docsWritten = 0;
-  if (decision.decision === 'apply' && candidates > 0) docsWritten = await closeByUrba(store, run._id, ids, now);
+  if (decision.decision === 'apply' && found.ids.length > 0) docsWritten = await closeByUrba(store, run, found.ids, found.unslotted, opts.now ?? new Date());
+  return { decision, urba: await urbaRecord(store, run, opts, decision, found.ids, found.openBefore), docsWritten };
+}
+
+/** The guard rails' answer for `candidates` of `openBefore` Open findings. */
+export function decideRunUrba(opts: UrbaOptions, candidates: number, openBefore: number): UrbaDecision {
+  return decideUrba({ autoUrba: opts.autoUrba, dryRun: opts.dryRun, completeness: opts.completeness, candidates, openBefore: candidates === 0 ? 0 : openBefore, threshold: opts.threshold });
+}
+
+/** What the run records of URBA, once the closes are written. */
+export async function urbaRecord(store: Store, run: RunDoc, opts: UrbaOptions, decision: UrbaDecision, ids: string[], openBefore: number): Promise<RunUrba> {
   // counted from the documents (a finalize run again after a crash counts what the first one closed)
   const closed = opts.autoUrba ? await store.col.findings.countDocuments({ statusRunId: run._id, statusReason: 'urba' }) : 0;
-  const urba: RunUrba = {
+  return {
     decision: decision.decision === 'apply' ? 'applied' : decision.decision,
     reason: decision.reason,
-    candidates,
+    candidates: ids.length,
     closed,
-    openBefore,
+    openBefore: ids.length === 0 ? 0 : openBefore,
     threshold: opts.threshold,
-    sample: decision.decision === 'apply' ? [] : sample,
+    sample: decision.decision === 'apply' ? [] : ids.slice(0, 50),
   };
-  return { decision, urba, docsWritten };
 }
 
 /**
@@ -186,9 +219,10 @@ export async function deriveCounts(store: Store, run: RunDoc, known: { urbaClose
     findingsCreated = stats.created ?? 0;
     urbaClosed = known.urbaClosed ?? 0;
   }
-  for (const g of readFindings ? await groupCounts(store.col.findings, { $or: [{ firstSeenRunId: run._id }, { statusRunId: run._id }] }, { f: '$firstSeenRunId', s: '$statusRunId', r: '$statusReason' }) : []) {
-    if (g._id.f === run._id) findingsCreated += g.n;
-    if (g._id.s !== run._id) continue;
+  // two reads with one equality each (not one `$or`): FerretDB 1.24 hands a top-level equality to its
+  // backend, and decodes the whole collection for an `$or`
+  if (readFindings) findingsCreated = await store.col.findings.countDocuments({ firstSeenRunId: run._id });
+  for (const g of readFindings ? await groupCounts(store.col.findings, { statusRunId: run._id }, { r: '$statusReason' }) : []) {
     if (g._id.r === 'passed') closed += g.n;
     else if (g._id.r === 'reopened') reopened += g.n;
     else if (g._id.r === 'urba') urbaClosed += g.n;

@@ -37,7 +37,31 @@ export async function replayRewrites(store: Store, runId: string): Promise<numbe
 }
 
 async function applyJournal(store: Store, docs: FindingDoc[]): Promise<void> {
-  await store.col.findings.deleteMany({ _id: { $in: docs.map((d) => d._id) } });
-  // an insert refused as a duplicate is a document of this journal already back (a replay)
-  await insertNew(store.col.findings, docs);
+  // the old documents go by slot (db-mode.ts: a filter FerretDB hands to PostgreSQL), those of another
+  // _id shape by _id alone
+  const bySlot = new Map<string, FindingDoc[]>();
+  const plain: string[] = [];
+  for (const d of docs) {
+    if (d.slot === undefined) {
+      plain.push(d._id);
+      continue;
+    }
+    const k = `${d.slot}|${d.network}`;
+    bySlot.set(k, [...(bySlot.get(k) ?? []), d]);
+  }
+  for (const group of bySlot.values()) {
+    const { network, slot } = group[0]!;
+    await store.col.findings.deleteMany({ network, slot, _id: { $in: group.map((d) => d._id) } });
+  }
+  if (plain.length > 0) await store.col.findings.deleteMany({ _id: { $in: plain } });
+  // an insert refused as a duplicate is a document of this journal already back (a replay), or an old
+  // document written before findings had a slot (the slot filter missed it): that one goes by _id
+  const dup = await insertNew(store.col.findings, docs);
+  const stale = dup.map((i) => docs[i]!).filter((d) => d.slot !== undefined && !plain.includes(d._id));
+  if (stale.length === 0) return;
+  const old = await store.col.findings.find({ _id: { $in: stale.map((d) => d._id) }, slot: { $exists: false } }, { batchSize: ONE_BATCH, projection: { _id: 1 } }).toArray();
+  if (old.length === 0) return;
+  const ids = new Set(old.map((d) => d._id));
+  await store.col.findings.deleteMany({ _id: { $in: [...ids] }, slot: { $exists: false } });
+  await insertNew(store.col.findings, stale.filter((d) => ids.has(d._id)));
 }

@@ -46,6 +46,8 @@ export interface BatchDoc {
     seen?: Binary | null;
     /** the changed findings, staged for finalize (staged-changes.ts) */
     changes?: Binary | null;
+    /** ferretdb mode: _ids of the existing assessments the batch met (12 bytes each), stamped by finalize */
+    assessed?: Binary | null;
   } | null;
   failed: { at: Date; message: string } | null;
 }

@@ -82,7 +82,7 @@ export async function batchStats(store: Store, runId: string): Promise<BatchStat
   const s: BatchStats = { staged: 0, done: 0, failed: 0, pending: 0, hostsWritten: 0, findingsWritten: 0, parked: 0, created: 0, unchanged: 0, changed: 0, docsWritten: 0, hostsChanged: 0 };
   // drained at once: no cursor stays open (see readReportFile)
   const all = await store.col.batches
-    .find({ runId }, { batchSize: ONE_BATCH, projection: { 'done.seen': 0, 'done.changes': 0, records: 0 } })
+    .find({ runId }, { batchSize: ONE_BATCH, projection: { 'done.seen': 0, 'done.changes': 0, 'done.assessed': 0, records: 0 } })
     .toArray();
   for (const b of all) {
     s.staged++;
@@ -127,4 +127,22 @@ export async function keepSeenOfLastCompleteRun(store: Store, connectorId: strin
 
 export async function deleteBatches(store: Store, runId: string): Promise<void> {
   await store.col.batches.deleteMany({ runId });
+}
+
+/**
+ * ferretdb mode: the existing assessments the run's batches met, stamped with the run at once (write-batch.ts
+ * says why not per batch). One multi update per 5,000 _ids; run again, it stamps the same.
+ */
+export async function stampAssessments(store: Store, runId: string, network: string, now: Date): Promise<number> {
+  const marks = await store.col.batches.find({ runId, done: { $ne: null } }, { batchSize: ONE_BATCH, projection: { 'done.assessed': 1 } }).toArray();
+  const ids = new Set<string>();
+  for (const b of marks) {
+    const packed = b.done?.assessed?.buffer;
+    if (!packed) continue;
+    for (let o = 0; o + 12 <= packed.length; o += 12) ids.add(Buffer.from(packed.subarray(o, o + 12)).toString('hex'));
+  }
+  const all = [...ids];
+  let stamped = 0;
+  for (let i = 0; i < all.length; i += 5000) stamped += (await store.col.assessments.updateMany({ network, _id: { $in: all.slice(i, i + 5000) } }, { $set: { runId, at: now } })).matchedCount;
+  return stamped;
 }
