@@ -3,7 +3,7 @@
 // one after another, each in its own process. Each benchmark prints its figures and ends with one JSON
 // line; this runner collects those lines and prints them together at the end.
 import { readdirSync, existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -28,11 +28,23 @@ const results = [];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n=== bench ${b.name} (${path.relative(root, b.file)})`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', b.file], { cwd: b.cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 });
-  process.stdout.write(r.stdout ?? '');
-  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (r.status !== 0) failed++;
-  results.push({ bench: b.name, status: r.status, result: last.startsWith('{') ? JSON.parse(last) : null });
+  // the figures are shown as they come (a long bench is not silent until its end); the last line is kept
+  const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', b.file], { cwd: b.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  let tail = '';
+  child.stdout.on('data', (d) => {
+    process.stdout.write(d);
+    tail = (tail + d.toString('utf8')).slice(-65536);
+  });
+  const status = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  const last = tail.trim().split('\n').pop() ?? '';
+  if (status !== 0) failed++;
+  let result = null;
+  try {
+    result = last.startsWith('{') ? JSON.parse(last) : null;
+  } catch {
+    result = null;
+  }
+  results.push({ bench: b.name, status, result });
 }
 console.log('\n=== summary');
 for (const r of results) console.log(JSON.stringify(r));
