@@ -19,8 +19,8 @@ const scenario: ScenarioFile = {
   reports: [{ id: '1601', title: 'QPC-T PostureKill', launched: '-1d', seed: 1601, size: { hosts: 16, controls: 3, instancesPerControl: 2, policies: 1 }, firstPolicyId: 4601 }],
 };
 const POSTURE = { source: 'posture' as const, posture: { policyIds: ['4601'] }, reportTitlePrefix: '' };
-// the content hash covers the host's id, which names the network
-const PER_NETWORK = { _id: 0, network: 0, hostId: 0, contentHash: 0, firstSeen: 0, lastSeen: 0, firstSeenRunId: 0, lastSeenRunId: 0, lastRunId: 0, statusRunId: 0, closedAt: 0, history: 0 };
+// the content hash covers the host's id, which names the network; the storage slot comes from the _id
+const PER_NETWORK = { _id: 0, network: 0, slot: 0, hostId: 0, contentHash: 0, firstSeen: 0, lastSeen: 0, firstSeenRunId: 0, lastSeenRunId: 0, lastRunId: 0, statusRunId: 0, closedAt: 0, history: 0 };
 
 async function state(store: Store, network: string) {
   const findings = await store.col.findings.find({ network }, { projection: PER_NETWORK }).sort({ findingKey: 1 }).toArray();

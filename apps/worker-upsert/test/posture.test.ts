@@ -54,8 +54,8 @@ const ENV = { QPC_POSTURE_PAGE_ROWS: String(PAGE_ROWS), QPC_LOCK_DURATION_MS: '3
 /** Fields a posture record cannot fill (Policy Reports only): README "Sources". */
 const REPORT_ONLY_HOST = ['lastScanDate', 'tags'] as const;
 const REPORT_ONLY_FINDING = ['exception', 'tags'] as const;
-/** what differs between two networks whatever the source: ids, times, run ids, hashes */
-const PER_NETWORK = ['_id', 'network', 'hostId', 'contentHash', 'firstSeen', 'lastSeen', 'firstSeenRunId', 'lastSeenRunId', 'lastRunId', 'statusRunId', 'closedAt', 'history', 'aliases', 'pending'];
+/** what differs between two networks whatever the source: ids, times, run ids, hashes, the storage slot (from the _id) */
+const PER_NETWORK = ['_id', 'network', 'slot', 'hostId', 'contentHash', 'firstSeen', 'lastSeen', 'firstSeenRunId', 'lastSeenRunId', 'lastRunId', 'statusRunId', 'closedAt', 'history', 'aliases', 'pending'];
 
 function publish(stack: Stack, reportId: string): void {
   const r = stack.sim.scenario.reports.find((x) => x.id === reportId);
