@@ -54,6 +54,8 @@ export async function fetchRun(deps: FetchDeps, runId: string): Promise<FetchRes
     const client = deps.qualys(connectorCredentials(connector, deps.box));
     try {
       const dl = await client.fetchReport(run.reportId);
+      // the size the download announces: the run's progress shows bytes of it before the file is stored
+      if (dl.contentLength !== undefined) await setProgress(store, runId, { bytesAnnounced: dl.contentLength });
       let lastProgress = 0;
       // progress writes are not awaited by the download, but awaited before the run's next update: FerretDB
       // applies an update as read-modify-write of the whole document, so a progress write still in flight

@@ -32,8 +32,8 @@ export function runView(d: RunDoc) {
       bytesDownloaded: d.progress?.bytesDownloaded ?? 0,
       bytesParsed: d.progress?.bytesParsed ?? 0,
       batchesWritten: d.progress?.batchesWritten ?? 0,
-      // the report's size once its file is stored (Qualys announces none before)
-      reportBytes: d.file?.length ?? null,
+      // the report's size: its stored file's, or while it downloads the size the download announced
+      reportBytes: d.file?.length ?? d.progress?.bytesAnnounced ?? null,
       // where a parsing run waits (backpressure on the writers); a stale mark of a crashed attempt is not shown
       waiting: d.state === 'parsing' && d.progress?.waiting ? { ...d.progress.waiting, message: waitingMessage(d.progress.waiting) } : null,
     },

@@ -167,7 +167,8 @@ export interface RunDoc {
    * Counters only go up within a run (a re-run of a stage counts from zero again; setProgress keeps the
    * highest). `waiting`: where the run waits while it does (the parse on the writers), null otherwise.
    */
-  progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number; waiting?: RunWaiting | null };
+  /** bytesAnnounced: the report's size as its download announced it (Content-Length), before the file is stored */
+  progress: { bytesDownloaded: number; bytesParsed: number; batchesWritten: number; bytesAnnounced?: number; waiting?: RunWaiting | null };
   /** set once the parse finished: how many batches were emitted, and the report's own counts */
   parse: { complete: boolean; batches: number; summary: ParseSummary | null } | null;
   /**

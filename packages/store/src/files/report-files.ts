@@ -44,12 +44,16 @@ export async function saveReportFile(
   const hash = createHash('sha256');
   let length = 0;
   let lastReport = 0;
+  let lastReportAt = Date.now();
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       length += chunk.length;
-      if (opts.onProgress && length - lastReport >= 1 << 20) {
+      // every MiB, or every 64 KiB once a quarter second has passed (a slow link's progress moves too)
+      const sinceBytes = length - lastReport;
+      if (opts.onProgress && (sinceBytes >= 1 << 20 || (sinceBytes >= 64 << 10 && Date.now() - lastReportAt >= 250))) {
         lastReport = length;
+        lastReportAt = Date.now();
         opts.onProgress(length);
       }
       cb(null, chunk);
