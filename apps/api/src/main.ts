@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@qpc/config';
 import { secretBoxFromConfig } from '@qpc/secrets';
-import { assertNoEviction, createLogger, createRedis, onShutdown, redactUrl } from '@qpc/worker-kit';
+import { assertNoEviction, createLogger, createRedis, dbWatchSettings, onShutdown, redactUrl } from '@qpc/worker-kit';
 import { createClientProbe } from './qualys-probe-client.ts';
 import { createServer } from './server.ts';
 import { connectDeps } from './wiring.ts';
@@ -27,7 +27,7 @@ const { deps, close } = await connectDeps({
   logger,
   sessionTtlS: config.QPC_SESSION_TTL_S,
   // a client that stays unusable after the database returned is reopened (worker-kit's db-watch.ts)
-  dbWatch: config.QPC_DB_WATCH_MS > 0 ? { intervalMs: config.QPC_DB_WATCH_MS, wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS } : null,
+  dbWatch: dbWatchSettings(config),
 });
 const { app } = createServer({
   ...deps,

@@ -4,7 +4,7 @@ import { loadConfig } from '@qpc/config';
 import { QUEUES, closeBullmq, createEnqueuer, stageJobs } from '@qpc/jobs';
 import { connectStore } from '@qpc/store/db';
 import { recoverStuckRuns } from '@qpc/store/pipeline';
-import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat, watchDatabase } from '@qpc/worker-kit';
+import { assertNoEviction, connectionOptions, createLogger, createRedis, onShutdown, redactUrl, startHeartbeat, dbWatchSettings, watchDatabase } from '@qpc/worker-kit';
 import { scheduleReconciler, startReconciler } from './schedules.service.ts';
 
 const config = loadConfig(process.env);
@@ -40,16 +40,8 @@ const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => healthy &&
 logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX }, 'scheduler started');
 
 // a client that stays unusable after the database returned is reopened (worker-kit's db-watch.ts)
-const dbWatch =
-  config.QPC_DB_WATCH_MS > 0
-    ? watchDatabase({
-        client: mongo,
-        url: config.MONGO_URL,
-        logger,
-        intervalMs: config.QPC_DB_WATCH_MS,
-        wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
-      })
-    : null;
+const watch = dbWatchSettings(config);
+const dbWatch = watch ? watchDatabase({ client: mongo, url: config.MONGO_URL, logger, ...watch }) : null;
 onShutdown(
   () => [
     { name: 'database watch', close: async () => dbWatch?.stop() },

@@ -36,6 +36,11 @@ export interface DbWatchOptions {
   reopen?: (client: MongoClient) => Promise<void>;
 }
 
+/** The watch's periods from the configuration (QPC_DB_WATCH_MS, QPC_DB_WEDGED_AFTER_MS); null: no watch. */
+export function dbWatchSettings(config: { QPC_DB_WATCH_MS: number; QPC_DB_WEDGED_AFTER_MS: number }): { intervalMs: number; wedgedAfterMs: number } | null {
+  return config.QPC_DB_WATCH_MS > 0 ? { intervalMs: config.QPC_DB_WATCH_MS, wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS } : null;
+}
+
 export interface DbWatch {
   stop(): void;
   /** failing since (ms epoch), or null while the pings answer */

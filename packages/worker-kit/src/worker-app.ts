@@ -14,7 +14,7 @@ import { assertNoEviction, connectionOptions, createRedis } from './redis.ts';
 import { workerSettings, type RunWorkerOptions } from './run-worker.ts';
 import { onShutdown, type Closer } from './shutdown.ts';
 import { startHeartbeat } from './heartbeat.ts';
-import { watchDatabase } from './db-watch.ts';
+import { dbWatchSettings, watchDatabase } from './db-watch.ts';
 
 export interface WorkerAppContext {
   config: Config;
@@ -83,16 +83,8 @@ export async function startWorkerApp(spec: WorkerAppSpec): Promise<WorkerApp> {
   const stopHeartbeat = startHeartbeat(config.QPC_HEARTBEAT_FILE, () => Object.values(workers).every((w) => w.isRunning()));
   logger.info({ redis: redactUrl(config.REDIS_URL), prefix: config.QPC_QUEUE_PREFIX, dbMode: store.mode, bulkSize: store.bulkSize }, `${spec.name} started`);
   // a client that stays unusable after the database returned is reopened (db-watch.ts)
-  const dbWatch =
-    config.QPC_DB_WATCH_MS > 0
-      ? watchDatabase({
-          client: mongo,
-          url: config.MONGO_URL,
-          logger,
-          intervalMs: config.QPC_DB_WATCH_MS,
-          wedgedAfterMs: config.QPC_DB_WEDGED_AFTER_MS,
-        })
-      : null;
+  const watch = dbWatchSettings(config);
+  const dbWatch = watch ? watchDatabase({ client: mongo, url: config.MONGO_URL, logger, ...watch }) : null;
   const closers = (): Closer[] => [
     { name: 'database watch', close: async () => dbWatch?.stop() },
     ...Object.entries(workers).map(([name, w]) => ({ name, close: () => w.close() })),
